@@ -1,0 +1,1 @@
+"""Trellis application layer: settings, schema loading, HTTP transport, CLI."""

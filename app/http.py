@@ -1,0 +1,221 @@
+"""GraphQL over HTTP at ``/graphql``, per the GraphQL-over-HTTP spec, in AppSync's error shape.
+
+* POST with ``application/json`` (a JSON object, or an array for a batch); GET with the
+  parameters in the query string (queries only: a mutation over GET is 405).
+* ``Accept: application/graphql-response+json`` gets that media type and 4xx for request errors;
+  ``application/json`` (or no Accept) gets 200 for every well-formed request, as the spec says.
+* Body size, batch size and the API key are checked before anything is parsed.
+* A browser asking for HTML gets GraphiQL (Strawberry's page).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import ExecutionResult, OperationType
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from app.error_format import format_error, format_trellis_error
+from app.errors import BadRequestError, QueryLimitError, TrellisError, UnauthorizedError
+from app.execution import GraphQLRequest
+from app.observability import Metrics, log_request
+from app.runtime import Runtime
+from resolvers.context import RequestInfo, RequestScope
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+UNAUTHORIZED_MESSAGE = "You are not authorized to make this call."
+
+
+class _Reject(Exception):
+    """A request refused before execution, with its status and AppSync-shaped error."""
+
+    def __init__(self, status: int, error: TrellisError, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(error.message)
+        self.status = status
+        self.error = error
+        self.headers = dict(headers or {})
+
+
+def _media_type(request: Request) -> str | None:
+    """Pick the response type from Accept; ``None`` means nothing we can produce is acceptable."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return JSON
+    best: tuple[float, str] | None = None
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        kind = pieces[0].lower()
+        quality = 1.0
+        for param in pieces[1:]:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        candidate = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}.get(kind)
+        if candidate is None or quality <= 0:
+            continue
+        rank = quality + (0.001 if candidate == GRAPHQL_RESPONSE else 0)
+        if best is None or rank > best[0]:
+            best = (rank, candidate)
+    return best[1] if best else None
+
+
+def _json_response(body: Any, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(content, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers)
+
+
+def _parse_request(raw: Any) -> GraphQLRequest:
+    if not isinstance(raw, Mapping):
+        raise _Reject(400, BadRequestError("A GraphQL request must be a JSON object"))
+    query = raw.get("query")
+    if not isinstance(query, str):
+        raise _Reject(400, BadRequestError("The request has no GraphQL query string ('query')"))
+    variables = raw.get("variables")
+    if variables is not None and not isinstance(variables, Mapping):
+        raise _Reject(400, BadRequestError("'variables' must be a JSON object"))
+    operation_name = raw.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise _Reject(400, BadRequestError("'operationName' must be a string"))
+    extensions = raw.get("extensions")
+    if extensions is not None and not isinstance(extensions, Mapping):
+        raise _Reject(400, BadRequestError("'extensions' must be a JSON object"))
+    return GraphQLRequest(query, variables, operation_name, extensions)
+
+
+def _json_param(params: Mapping[str, str], name: str) -> Any:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise _Reject(400, BadRequestError(f"'{name}' is not valid JSON")) from exc
+
+
+class GraphQLEndpoint:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.limits = runtime.settings.limits
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
+            return self._graphiql()
+        media_type = _media_type(request) or JSON
+        try:
+            if request.method not in ("GET", "POST"):
+                raise _Reject(405, BadRequestError(f"Method {request.method} is not allowed"), {"Allow": "GET, POST"})
+            if not await self.runtime.api_keys.verify(request.headers.get("x-api-key")):
+                raise _Reject(401, UnauthorizedError(UNAUTHORIZED_MESSAGE))
+            if _media_type(request) is None:
+                raise _Reject(406, BadRequestError(f"Acceptable media types are {GRAPHQL_RESPONSE} and {JSON}"))
+            batch, requests = await self._read(request)
+        except _Reject as reject:
+            self._record(None, "none", reject.status, started, [reject.error.error_type])
+            body = {"errors": [format_trellis_error(reject.error)]}
+            return _json_response(body, reject.status, media_type, reject.headers)
+
+        scope_request = RequestInfo(headers=dict(request.headers), domain_name=request.url.hostname)
+        outcomes = [await self._run_one(r, request.method, scope_request, media_type) for r in requests]
+        if batch:
+            status = 200
+            body: Any = [o[1] for o in outcomes]
+        else:
+            status, body = outcomes[0][0], outcomes[0][1]
+        error_types = [e.get("errorType") or "" for o in outcomes for e in o[1].get("errors", ())]
+        name = requests[0].operation_name if requests else None
+        self._record(name, outcomes[0][2] if outcomes else "none", status, started, error_types)
+        headers = {"Allow": "POST"} if status == 405 else None
+        return _json_response(body, status, media_type, headers)
+
+    def _record(self, name: str | None, op_type: str, status: int, started: float, error_types: list[str]) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.observe(op_type, status, seconds, error_types)
+        log_request(operation_name=name, operation_type=op_type, status=status, seconds=seconds, error_types=error_types)
+
+    def _graphiql(self) -> Response:
+        from strawberry.http.ides import get_graphql_ide_html
+
+        return HTMLResponse(get_graphql_ide_html("graphiql"))
+
+    async def _read(self, request: Request) -> tuple[bool, list[GraphQLRequest]]:
+        if request.method == "GET":
+            params = request.query_params
+            raw = {
+                "query": params.get("query"),
+                "operationName": params.get("operationName") or None,
+                "variables": _json_param(params, "variables"),
+                "extensions": _json_param(params, "extensions"),
+            }
+            return False, [_parse_request(raw)]
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise _Reject(415, BadRequestError(f"Content-Type must be {JSON}"))
+        body = await self._body(request)
+        try:
+            raw_body = json.loads(body)
+        except ValueError as exc:
+            raise _Reject(400, BadRequestError("The request body is not valid JSON")) from exc
+        if isinstance(raw_body, list):
+            if not raw_body:
+                raise _Reject(400, BadRequestError("An empty batch has nothing to run"))
+            if len(raw_body) > self.limits.max_batch:
+                raise _Reject(400, QueryLimitError(f"Batch of {len(raw_body)} operations exceeds the "
+                                                   f"maximum of {self.limits.max_batch}"))
+            return True, [_parse_request(r) for r in raw_body]
+        return False, [_parse_request(raw_body)]
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        too_big = _Reject(413, QueryLimitError(f"Request body exceeds {limit} bytes"))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks.extend(chunk)
+            if len(chunks) > limit:
+                raise too_big
+        return bytes(chunks)
+
+    async def _run_one(
+        self, graphql_request: GraphQLRequest, method: str, info: RequestInfo, media_type: str
+    ) -> tuple[int, dict[str, Any], str]:
+        executor = self.runtime.executor
+        prepared = executor.prepare(graphql_request.query)
+        debug = self.runtime.settings.debug
+        if prepared.document is None:
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return status, {"errors": [format_error(e, debug) for e in prepared.errors]}, "invalid"
+        op_type = executor.operation_type(prepared, graphql_request.operation_name)
+        if op_type is None:
+            error = BadRequestError("Could not determine which operation to run: give a valid operationName")
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return status, {"errors": [format_trellis_error(error)]}, "invalid"
+        if method == "GET" and op_type is not OperationType.QUERY:
+            error = BadRequestError(f"{op_type.value} operations must use POST")
+            return 405, {"errors": [format_trellis_error(error)]}, op_type.value
+        if op_type is OperationType.SUBSCRIPTION:
+            error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return status, {"errors": [format_trellis_error(error)]}, op_type.value
+        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=None)
+        result: ExecutionResult = await executor.execute(prepared, graphql_request, scope)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e, debug) for e in result.errors]
+        status = 200
+        request_error = result.data is None and result.errors and all(e.path is None for e in result.errors)
+        if request_error and media_type == GRAPHQL_RESPONSE:
+            # Variable coercion failed before execution started: a request error, not a field error.
+            status = 400
+            body.pop("data")
+        return status, body, op_type.value

@@ -1,0 +1,57 @@
+"""One structured log line per request and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+access_log = logging.getLogger("trellis.access")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "trellis_graphql_requests", "GraphQL requests served", ["operation_type", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "trellis_graphql_errors", "GraphQL errors returned, by AppSync errorType", ["error_type"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "trellis_graphql_request_seconds", "Time to answer a GraphQL request", ["operation_type"],
+            registry=self.registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
+    def observe(self, operation_type: str, status: int, seconds: float, error_types: Sequence[str]) -> None:
+        self.requests.labels(operation_type, str(status)).inc()
+        self.duration.labels(operation_type).observe(seconds)
+        for error_type in error_types:
+            self.errors.labels(error_type).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def log_request(
+    *, operation_name: str | None, operation_type: str, status: int, seconds: float, error_types: Sequence[str]
+) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    access_log.info(
+        json.dumps(
+            {
+                "event": "graphql_request",
+                "operationName": operation_name,
+                "operationType": operation_type,
+                "status": status,
+                "durationMs": round(seconds * 1000, 3),
+                "errorTypes": list(error_types),
+            },
+            separators=(",", ":"),
+        )
+    )

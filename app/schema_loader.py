@@ -1,0 +1,126 @@
+"""Load ``schema.graphql`` into an executable graphql-core schema.
+
+The user's SDL is parsed as its own ``Source`` (so every error carries its file and line), the
+AppSync scalars and directives are added from a built-in source, the @model transformer adds the
+generated SDL, and the whole is validated once. Resolvers are then bound to fields; a resolver
+for a field that does not exist is a start-up error, never a request-time surprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    Source,
+    build_ast_schema,
+    parse,
+    validate_schema,
+)
+from graphql.validation.validate import validate_sdl
+
+from app.directives import AMPLIFY_DIRECTIVES_SDL, APPSYNC_DIRECTIVES_SDL
+from app.errors import ConfigError, Problem
+from app.scalars import APPSYNC_SCALAR_SDL, bind_scalars
+from resolvers.model.resolvers import relation_resolver, root_resolver
+from resolvers.model.transformer import TransformResult, transform
+
+BUILTIN_SOURCE_NAME = "<appsync built-ins>"
+_BUILTINS = parse(Source(APPSYNC_SCALAR_SDL + APPSYNC_DIRECTIVES_SDL + AMPLIFY_DIRECTIVES_SDL, BUILTIN_SOURCE_NAME))
+
+
+@dataclass
+class LoadedSchema:
+    schema: GraphQLSchema
+    model: TransformResult
+    path: Path
+
+
+def _problems_from(errors: Iterable[GraphQLError], fallback_file: str) -> list[Problem]:
+    problems = []
+    for error in errors:
+        file, line, column = fallback_file, None, None
+        if error.source is not None and error.locations:
+            file = error.source.name
+            line, column = error.locations[0].line, error.locations[0].column
+        elif error.nodes:
+            node = error.nodes[0]
+            if node.loc is not None:
+                location = node.loc.source.get_location(node.loc.start)
+                file, line, column = node.loc.source.name, location.line, location.column
+        problems.append(Problem(error.message, file=file, line=line, column=column))
+    return problems
+
+
+def load_schema_text(text: str, name: str) -> LoadedSchema:
+    try:
+        user = parse(Source(text, name))
+    except GraphQLSyntaxError as exc:
+        raise ConfigError(_problems_from([exc], name)) from exc
+    result = transform(user, name)
+    if result.problems:
+        raise ConfigError(result.problems)
+    document = DocumentNode(definitions=(*_BUILTINS.definitions, *result.definitions))
+    errors = validate_sdl(document)
+    if errors:
+        raise ConfigError(_problems_from(errors, name))
+    try:
+        schema = build_ast_schema(document, assume_valid_sdl=True)
+    except (TypeError, GraphQLError) as exc:
+        raise ConfigError([Problem(str(exc), file=name)]) from exc
+    errors = validate_schema(schema)
+    if errors:
+        raise ConfigError(_problems_from(errors, name))
+    bind_scalars(schema)
+    return LoadedSchema(schema, result, Path(name))
+
+
+def load_schema(path: str | Path) -> LoadedSchema:
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read schema: {exc.strerror}", file=str(file))]) from exc
+    return load_schema_text(text, str(file))
+
+
+def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: str | None) -> list[Problem]:
+    """Attach @model resolvers and user resolvers; report coordinates that name no field."""
+    schema = loaded.schema
+    model = loaded.model
+    for coordinate, op in model.operations.items():
+        type_name, field_name = coordinate.split(".", 1)
+        if op.kind == "subscribe":
+            continue  # wired by the real-time layer
+        field = _field(schema, type_name, field_name)
+        if field is None:
+            continue
+        if type_name in ("Query", "Mutation"):
+            field.resolve = root_resolver(coordinate, op, model.models[op.model])
+        else:
+            owner = model.models[type_name]
+            relation = owner.relations[field_name]
+            field.resolve = relation_resolver(owner, relation, model.models[relation.target])
+    problems = []
+    for coordinate, resolver in resolvers.items():
+        type_name, _, field_name = coordinate.partition(".")
+        field = _field(schema, type_name, field_name)
+        if field is None:
+            problems.append(Problem(f"resolver bound to {coordinate}, but the schema has no such field", file=where))
+            continue
+        field.resolve = resolver
+    return problems
+
+
+def _field(schema: GraphQLSchema, type_name: str, field_name: str) -> Any:
+    graphql_type = schema.type_map.get(type_name)
+    if not isinstance(graphql_type, GraphQLObjectType):
+        return None
+    return graphql_type.fields.get(field_name)

@@ -1,0 +1,121 @@
+"""API keys: created by the CLI, stored hashed in the Trellis database, checked on every request.
+
+Keys look like AppSync's (``da2-`` + 26 characters) and carry 130 bits of randomness, so a SHA-256
+digest is a safe stored form (no password-style KDF needed). Stored keys are found by
+digest (timing can at most reveal a digest prefix, which does not help find a key); the keys
+registered from the environment are compared with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Boolean, Column, MetaData, Table, Text, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_ALPHABET = string.ascii_lowercase + string.digits
+_metadata = MetaData()
+api_keys_table = Table(
+    "trellis_api_keys",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("digest", Text, nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+
+def new_key() -> str:
+    return "da2-" + "".join(secrets.choice(_ALPHABET) for _ in range(26))
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    description: str | None
+    created_at: int
+    expires_at: int | None
+    revoked: bool
+
+
+class ApiKeyStore:
+    """Keys in the database, plus keys registered from the environment at start-up (memory only)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time, refresh_seconds: float = 5.0):
+        self._engine = engine
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._env_digests: set[str] = set()
+        self._known: dict[str, tuple[int | None, bool]] = {}
+        self._loaded_at = float("-inf")
+
+    async def migrate(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_metadata.create_all)
+
+    def register(self, key: str) -> None:
+        self._env_digests.add(digest(key))
+
+    async def create(self, description: str | None = None, expires_in_seconds: int | None = None) -> tuple[str, ApiKeyRecord]:
+        key = new_key()
+        now = int(self._clock())
+        record = ApiKeyRecord(
+            id=secrets.token_hex(6), description=description, created_at=now,
+            expires_at=now + expires_in_seconds if expires_in_seconds else None, revoked=False,
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(api_keys_table).values(digest=digest(key), **record.__dict__))
+        self._loaded_at = float("-inf")
+        return key, record
+
+    async def list(self) -> list[ApiKeyRecord]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(api_keys_table).order_by(api_keys_table.c.created_at))
+            return [
+                ApiKeyRecord(r.id, r.description, r.created_at, r.expires_at, bool(r.revoked)) for r in rows
+            ]
+
+    async def revoke(self, key_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(api_keys_table).where(api_keys_table.c.id == key_id).values(revoked=True))
+        self._loaded_at = float("-inf")
+        return bool(result.rowcount)
+
+    async def _refresh(self) -> None:
+        # Keys change rarely; a short-lived in-memory copy keeps the check off the database
+        # while a revocation made by another instance still takes effect within seconds.
+        now = self._clock()
+        if now - self._loaded_at < self._refresh_seconds:
+            return
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(api_keys_table.c.digest, api_keys_table.c.expires_at, api_keys_table.c.revoked)
+            )
+            self._known = {r.digest: (r.expires_at, bool(r.revoked)) for r in rows}
+        self._loaded_at = now
+
+    async def verify(self, key: str | None) -> bool:
+        if not key:
+            return False
+        given = digest(key)
+        for stored in self._env_digests:
+            if hmac.compare_digest(stored, given):
+                return True
+        await self._refresh()
+        entry = self._known.get(given)
+        if entry is None:
+            return False
+        expires_at, revoked = entry
+        return not revoked and (expires_at is None or self._clock() < expires_at)

@@ -1,0 +1,1 @@
+"""Pluggable data sources: one protocol, a registry of factories keyed by kind."""

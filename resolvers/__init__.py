@@ -1,0 +1,1 @@
+"""Resolvers: the AppSync-shaped context, unit and pipeline resolvers, and the @model transformer."""

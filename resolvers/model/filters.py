@@ -1,0 +1,134 @@
+"""Amplify model filters (``ModelXFilterInput``) compiled to SQL expressions.
+
+Semantics follow DynamoDB's, which Amplify clients are written against: ``ne`` and
+``notContains`` match rows where the attribute is missing; ``beginsWith``/``contains`` are
+case-sensitive (SQLite connections run with ``case_sensitive_like``); comparisons are typed by the
+column. Every value is a bound parameter — user text never reaches the SQL string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, false, func, not_, or_, true
+from sqlalchemy.sql.elements import ColumnClause
+
+from app.errors import ValidationFailedError
+from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
+
+_ATTRIBUTE_TYPES = {
+    ColumnKind.STRING: "string",
+    ColumnKind.ENUM: "string",
+    ColumnKind.INT: "number",
+    ColumnKind.FLOAT: "number",
+    ColumnKind.BOOLEAN: "bool",
+}
+
+
+def compile_filter(table: Table, model: ModelSpec, flt: Mapping[str, Any] | None) -> ColumnElement[bool]:
+    if not flt:
+        return true()
+    parts: list[ColumnElement[bool]] = []
+    for key, value in flt.items():
+        if value is None:
+            continue
+        if key == "and":
+            parts.append(and_(true(), *(compile_filter(table, model, f) for f in value)))
+        elif key == "or":
+            parts.append(or_(false(), *(compile_filter(table, model, f) for f in value)) if value else true())
+        elif key == "not":
+            parts.append(not_(compile_filter(table, model, value)))
+        else:
+            spec = model.fields.get(key)
+            if spec is None:
+                raise ValidationFailedError(f"Unknown filter field {key!r} on {model.name}")
+            parts.append(_field(table.c[key], spec, value))
+    return and_(true(), *parts)
+
+
+def _field(col: ColumnClause[Any], spec: FieldSpec, ops: Mapping[str, Any]) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    for op, value in ops.items():
+        if value is None and op not in ("eq", "ne"):
+            continue
+        parts.append(_operator(col, spec, op, value))
+    return and_(true(), *parts)
+
+
+def _operator(col: ColumnClause[Any], spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
+    is_list = spec.kind is ColumnKind.JSON and spec.is_list
+    if op == "eq":
+        return col.is_(None) if value is None else _eq(col, value, is_list)
+    if op == "ne":
+        return col.is_not(None) if value is None else or_(col.is_(None), not_(_eq(col, value, is_list)))
+    if op in ("lt", "le", "gt", "ge"):
+        return {"lt": col < value, "le": col <= value, "gt": col > value, "ge": col >= value}[op]
+    if op == "between":
+        low, high = _pair(value, "between")
+        return col.between(low, high)
+    if op == "beginsWith":
+        return col.startswith(str(value), autoescape=True)
+    if op == "contains":
+        return _contains(col, value, is_list)
+    if op == "notContains":
+        return or_(col.is_(None), not_(_contains(col, value, is_list)))
+    if op == "attributeExists":
+        return col.is_not(None) if value else col.is_(None)
+    if op == "attributeType":
+        if value == "_null":
+            return col.is_(None)
+        expected = "list" if is_list else _ATTRIBUTE_TYPES.get(spec.kind, "map")
+        return col.is_not(None) if value == expected else false()
+    if op == "size":
+        length = func.json_array_length(col) if is_list else func.length(col)
+        return _field(length, FieldSpec(spec.name, "Int", False, False, ColumnKind.INT), value)
+    if op in ("in", "notIn"):
+        values = list(value)
+        return col.in_(values) if op == "in" else or_(col.is_(None), col.not_in(values))
+    raise ValidationFailedError(f"Unknown filter operator {op!r} on field {spec.name!r}")
+
+
+def _eq(col: ColumnClause[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
+    if is_list:
+        # Lists are stored as JSON text written by Trellis itself, so canonical text compares.
+        from sqlalchemy import cast, String  # local: only list equality needs it
+        import json
+
+        return cast(col, String) == json.dumps(value, separators=(",", ":"))
+    return col == value
+
+
+def _contains(col: ColumnClause[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
+    if is_list:
+        from sqlalchemy import String, cast
+        import json
+
+        # Elements are written as compact JSON, so an element appears as itself between , [ ].
+        needle = json.dumps(value, separators=(",", ":"))
+        text = cast(col, String)
+        return or_(
+            text.contains("[" + needle + "]", autoescape=True),
+            text.contains("[" + needle + ",", autoescape=True),
+            text.contains("," + needle + ",", autoescape=True),
+            text.contains("," + needle + "]", autoescape=True),
+        )
+    return col.contains(str(value), autoescape=True)
+
+
+def _pair(value: Any, op: str) -> Sequence[Any]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValidationFailedError(f"{op} needs exactly two values, got {value!r}")
+    return value
+
+
+def compile_key_condition(col: ColumnClause[Any], condition: Mapping[str, Any] | None) -> ColumnElement[bool]:
+    """``ModelStringKeyConditionInput`` and friends: one operator on a sort key."""
+    if not condition:
+        return true()
+    parts: list[ColumnElement[bool]] = [col.is_not(None)]
+    spec = FieldSpec(col.name, "String", False, False, ColumnKind.STRING)
+    for op, value in condition.items():
+        if value is not None:
+            parts.append(_operator(col, spec, op, value))
+    return and_(*parts)

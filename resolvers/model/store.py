@@ -1,0 +1,381 @@
+"""The @model store: one SQL table per model, created and widened automatically.
+
+Tables follow the model: a column per stored field, the primary key from ``@primaryKey``, an SQL
+index per ``@index``. At start-up ``migrate`` creates what is missing and adds columns for new
+fields (``ALTER TABLE ... ADD COLUMN``), so adding a field to the schema needs no migration.
+Filters, key conditions, ordering and keyset pagination all run in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Float,
+    Index,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import AddConstraint  # noqa: F401 - kept for dialects that need it
+from sqlalchemy.types import TypeEngine
+
+from app.errors import ConditionFailedError, ValidationFailedError
+from datasources.sql import SqlDatabase
+from resolvers.model.filters import compile_filter, compile_key_condition
+from resolvers.model.match import matches
+from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
+from resolvers.model.tokens import TokenCodec
+
+Clock = Callable[[], datetime]
+Item = dict[str, Any]
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+CONDITION_FAILED = "The conditional request failed"
+
+
+def _sql_type(spec: FieldSpec) -> TypeEngine[Any]:
+    return {
+        ColumnKind.STRING: Text(),
+        ColumnKind.ENUM: Text(),
+        ColumnKind.INT: BigInteger(),
+        ColumnKind.FLOAT: Float(),
+        ColumnKind.BOOLEAN: Boolean(),
+        ColumnKind.JSON: JSON(none_as_null=True),
+    }[spec.kind]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """AWSDateTime as AppSync writes it: UTC, millisecond precision, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of one model: equality on leading key fields, an optional sort-key condition."""
+
+    model: str
+    order: tuple[str, ...]
+    equal: Mapping[str, Any]
+    sort_condition: tuple[str, Mapping[str, Any]] | None = None
+    filter: Mapping[str, Any] | None = None
+    descending: bool = False
+    limit: int | None = None
+    next_token: str | None = None
+    scope: str = ""  # names the query in the token fingerprint
+
+
+class ModelStore:
+    def __init__(self, database: SqlDatabase, models: Mapping[str, ModelSpec], tokens: TokenCodec,
+                 clock: Clock = utc_now) -> None:
+        self.database = database
+        self.models = models
+        self.tokens = tokens
+        self.clock = clock
+        self.metadata = MetaData()
+        self.tables: dict[str, Table] = {name: self._table(spec) for name, spec in models.items()}
+
+    def _table(self, spec: ModelSpec) -> Table:
+        columns = [
+            Column(f.name, _sql_type(f), primary_key=f.name in spec.primary_key, nullable=f.name not in spec.primary_key)
+            for f in spec.fields.values()
+        ]
+        table = Table(spec.name, self.metadata, *columns)
+        for index in spec.indexes:
+            Index(f"ix_{spec.name}_{index.name}", *(table.c[c] for c in (index.partition, *index.sort)))
+        return table
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    async def migrate(self) -> list[str]:
+        """Create missing tables and indexes, add missing columns; returns what it changed."""
+        async with self.database.engine.begin() as conn:
+            return await conn.run_sync(self._migrate_sync)
+
+    def _migrate_sync(self, sync_conn: Any) -> list[str]:
+        from sqlalchemy.schema import CreateColumn
+
+        changes: list[str] = []
+        inspector = inspect(sync_conn)
+        existing = set(inspector.get_table_names())
+        for name, table in self.tables.items():
+            if name not in existing:
+                table.create(sync_conn)
+                changes.append(f"created table {name}")
+                continue
+            have = {c["name"] for c in inspector.get_columns(name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                ddl = CreateColumn(column).compile(dialect=sync_conn.dialect)
+                quoted = sync_conn.dialect.identifier_preparer.quote(name)
+                sync_conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {ddl}")
+                changes.append(f"added column {name}.{column.name}")
+            have_indexes = {i["name"] for i in inspector.get_indexes(name)}
+            for index in table.indexes:
+                if index.name not in have_indexes:
+                    index.create(sync_conn)
+                    changes.append(f"created index {index.name}")
+        return changes
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, model: str, key: Mapping[str, Any]) -> Item | None:
+        table = self.tables[model]
+        stmt = select(table).where(*(table.c[k] == v for k, v in key.items()))
+        async with self.database.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def load_by(self, model: str, fields: Sequence[str], values: Sequence[tuple[Any, ...]],
+                      order: Sequence[str] = ()) -> dict[tuple[Any, ...], list[Item]]:
+        """Every row whose ``fields`` equal one of ``values``, grouped by those values (one query)."""
+        table = self.tables[model]
+        wanted = list(dict.fromkeys(v for v in values if all(x is not None for x in v)))
+        grouped: dict[tuple[Any, ...], list[Item]] = {v: [] for v in wanted}
+        if not wanted:
+            return grouped
+        stmt = select(table).where(_in(table, fields, wanted))
+        if order:
+            stmt = stmt.order_by(*(table.c[c] for c in order))
+        async with self.database.engine.connect() as conn:
+            for row in await conn.execute(stmt):
+                item = dict(row._mapping)
+                grouped.setdefault(tuple(item[f] for f in fields), []).append(item)
+        return grouped
+
+    def _order_columns(self, request: PageRequest) -> list[str]:
+        spec = self.models[request.model]
+        return list(dict.fromkeys((*request.order, *spec.primary_key)))
+
+    def _fingerprint(self, request: PageRequest) -> str:
+        return self.tokens.fingerprint(request.scope, request.model, request.equal, request.sort_condition,
+                                       request.filter, request.descending)
+
+    def _page_statement(self, request: PageRequest, limit: int) -> Select[Any]:
+        table = self.tables[request.model]
+        spec = self.models[request.model]
+        order = self._order_columns(request)
+        conditions: list[ColumnElement[bool]] = [table.c[k] == v for k, v in request.equal.items()]
+        if request.sort_condition is not None:
+            column, condition = request.sort_condition
+            conditions.append(compile_key_condition(table.c[column], condition))
+        conditions.append(compile_filter(table, spec, request.filter))
+        if request.next_token:
+            after = self.tokens.decode(request.next_token, self._fingerprint(request))
+            if len(after) != len(order):
+                from app.errors import InvalidTokenError
+
+                raise InvalidTokenError("Invalid nextToken")
+            row = tuple_(*(table.c[c] for c in order))
+            conditions.append(row < tuple_(*after) if request.descending else row > tuple_(*after))
+        columns = [table.c[c].desc() if request.descending else table.c[c].asc() for c in order]
+        return select(table).where(and_(*conditions)).order_by(*columns).limit(limit + 1)
+
+    async def page(self, request: PageRequest) -> Page:
+        limit = _limit(request.limit)
+        stmt = self._page_statement(request, limit)
+        async with self.database.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in await conn.execute(stmt)]
+        return self._to_page(request, rows, limit)
+
+    def _to_page(self, request: PageRequest, rows: list[Item], limit: int) -> Page:
+        if len(rows) <= limit:
+            return Page(rows, None)
+        rows = rows[:limit]
+        order = self._order_columns(request)
+        token = self.tokens.encode([rows[-1][c] for c in order], self._fingerprint(request))
+        return Page(rows, token)
+
+    async def page_grouped(self, request: PageRequest, group_fields: Sequence[str],
+                           groups: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Page]:
+        """The first page for each group in one statement (a window function per group)."""
+        table = self.tables[request.model]
+        spec = self.models[request.model]
+        limit = _limit(request.limit)
+        wanted = list(dict.fromkeys(g for g in groups if all(x is not None for x in g)))
+        pages: dict[tuple[Any, ...], Page] = {g: Page([], None) for g in wanted}
+        if not wanted:
+            return pages
+        order = self._order_columns(request)
+        ordering = [table.c[c].desc() if request.descending else table.c[c].asc() for c in order]
+        rank = func.row_number().over(partition_by=[table.c[f] for f in group_fields], order_by=ordering)
+        inner = (
+            select(table, rank.label("_trellis_rank"))
+            .where(_in(table, group_fields, wanted), compile_filter(table, spec, request.filter))
+            .subquery()
+        )
+        stmt = (
+            select(*(inner.c[c.name] for c in table.columns))
+            .where(inner.c["_trellis_rank"] <= limit + 1)
+            .order_by(*(inner.c[f] for f in group_fields), inner.c["_trellis_rank"])
+        )
+        rows_by_group: dict[tuple[Any, ...], list[Item]] = {g: [] for g in wanted}
+        async with self.database.engine.connect() as conn:
+            for row in await conn.execute(stmt):
+                item = dict(row._mapping)
+                rows_by_group.setdefault(tuple(item[f] for f in group_fields), []).append(item)
+        for group, rows in rows_by_group.items():
+            scoped = PageRequest(**{**request.__dict__, "equal": dict(zip(group_fields, group, strict=True))})
+            pages[group] = self._to_page(scoped, rows, limit)
+        return pages
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _coerce_default(self, spec: FieldSpec) -> Any:
+        raw = spec.default
+        if raw is None:
+            return None
+        try:
+            if spec.kind is ColumnKind.INT:
+                return int(raw)
+            if spec.kind is ColumnKind.FLOAT:
+                return float(raw)
+            if spec.kind is ColumnKind.BOOLEAN:
+                return raw.lower() == "true"
+            if spec.kind is ColumnKind.JSON:
+                return json.loads(raw)
+        except ValueError as exc:
+            raise ValidationFailedError(f"@default value {raw!r} does not fit field {spec.name}") from exc
+        return raw
+
+    def _check_input(self, spec: ModelSpec, values: Mapping[str, Any]) -> None:
+        for name in values:
+            if name not in spec.fields:
+                raise ValidationFailedError(f"{spec.name} has no field {name!r}")
+
+    async def create(self, model: str, data: Mapping[str, Any], condition: Mapping[str, Any] | None = None) -> Item:
+        spec = self.models[model]
+        self._check_input(spec, data)
+        if condition and not matches({}, condition):
+            raise ConditionFailedError(CONDITION_FAILED)
+        now = iso(self.clock())
+        item: Item = {}
+        for f in spec.fields.values():
+            value = data.get(f.name)
+            if value is None and f.name not in data and f.default is not None:
+                value = self._coerce_default(f)
+            item[f.name] = value
+        if "id" in spec.fields and spec.fields["id"].type_name == "ID" and item.get("id") is None:
+            item["id"] = str(uuid.uuid4())
+        for stamp in (spec.created_at, spec.updated_at):
+            if stamp and item.get(stamp) is None:
+                item[stamp] = now
+        missing = [f.name for f in spec.fields.values() if f.non_null and item.get(f.name) is None]
+        if missing:
+            raise ValidationFailedError(f"Missing required field(s) {', '.join(missing)} for {model}")
+        table = self.tables[model]
+
+        async def write(conn: AsyncConnection) -> Item:
+            try:
+                await conn.execute(insert(table).values(item))
+            except IntegrityError as exc:
+                raise ConditionFailedError(CONDITION_FAILED) from exc
+            return item
+
+        result: Item = await self.database.write(write)
+        return result
+
+    async def update(self, model: str, data: Mapping[str, Any], condition: Mapping[str, Any] | None = None) -> Item:
+        spec = self.models[model]
+        self._check_input(spec, data)
+        key = _key(spec, data)
+        changes = {k: v for k, v in data.items() if k not in spec.primary_key}
+        for name, value in changes.items():
+            if value is None and spec.fields[name].non_null:
+                raise ValidationFailedError(f"Cannot set non-null field {model}.{name} to null")
+        if spec.updated_at and spec.updated_at not in changes:
+            changes[spec.updated_at] = iso(self.clock())
+        table = self.tables[model]
+        where = and_(*(table.c[k] == v for k, v in key.items()), compile_filter(table, spec, condition))
+        stmt = update(table).where(where).values(changes).returning(*table.columns) if changes else None
+
+        async def write(conn: AsyncConnection) -> Item:
+            if stmt is None:
+                row = (await conn.execute(select(table).where(where))).first()
+            else:
+                row = (await conn.execute(stmt)).first()
+            if row is None:
+                raise ConditionFailedError(CONDITION_FAILED)
+            return dict(row._mapping)
+
+        result: Item = await self.database.write(write)
+        return result
+
+    async def delete(self, model: str, data: Mapping[str, Any], condition: Mapping[str, Any] | None = None) -> Item:
+        spec = self.models[model]
+        key = _key(spec, data)
+        table = self.tables[model]
+        where = and_(*(table.c[k] == v for k, v in key.items()), compile_filter(table, spec, condition))
+        stmt = delete(table).where(where).returning(*table.columns)
+
+        async def write(conn: AsyncConnection) -> Item:
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                raise ConditionFailedError(CONDITION_FAILED)
+            return dict(row._mapping)
+
+        result: Item = await self.database.write(write)
+        return result
+
+    async def count(self, model: str) -> int:
+        """Rows in a model's table (used by tests and the readiness probe)."""
+        table = self.tables[model]
+        async with self.database.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+def _key(spec: ModelSpec, data: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [k for k in spec.primary_key if data.get(k) is None]
+    if missing:
+        raise ValidationFailedError(f"Missing key field(s) {', '.join(missing)} for {spec.name}")
+    return {k: data[k] for k in spec.primary_key}
+
+
+def _limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailedError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _in(table: Table, fields: Sequence[str], values: Sequence[tuple[Any, ...]]) -> ColumnElement[bool]:
+    if len(fields) == 1:
+        return table.c[fields[0]].in_([v[0] for v in values])
+    return tuple_(*(table.c[f] for f in fields)).in_(values)
+
+
+__all__ = ["ModelStore", "Page", "PageRequest", "iso", "literal_column", "utc_now"]

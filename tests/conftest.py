@@ -1,0 +1,137 @@
+"""Shared fixtures: a real Trellis app over SQLite or PostgreSQL, driven through ASGI.
+
+PostgreSQL tests use the server at 127.0.0.1:5432 (database ``trellis_test``, created on demand).
+Without it they skip — except under ``CI=true``, where a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.server import create_app
+from app.settings import load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+API_KEY = "da2-testkeytestkeytestkeytestk"
+PG_ADMIN_DSN = os.environ.get("TRELLIS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DATABASE = "trellis_test"
+PG_URL = os.environ.get(
+    "TRELLIS_TEST_PG_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DATABASE}"
+)
+
+
+def missing_service(what: str) -> None:
+    """Skip on a developer machine without the service; fail under CI, where it must exist."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required under CI=true but is not reachable")
+    pytest.skip(f"{what} is not reachable")
+
+
+async def _reset_postgres() -> None:
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        missing_service(f"PostgreSQL ({exc.__class__.__name__})")
+        return
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PG_DATABASE)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=5)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'trellis.db'}"
+    await _reset_postgres()
+    return PG_URL
+
+
+AppFactory = Callable[..., Any]
+
+
+class Client:
+    """A GraphQL client over the real ASGI app."""
+
+    def __init__(self, http: httpx.AsyncClient, app: Any) -> None:
+        self.http = http
+        self.app = app
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = API_KEY,
+                   **kwargs: Any) -> httpx.Response:
+        headers = {"x-api-key": key} if key else {}
+        headers.update(kwargs.pop("headers", {}))
+        return await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=headers,
+                                    **kwargs)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.gql(query, variables)
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+async def make_client(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Build a client for a schema (text or the demo's) on a database URL."""
+    opened: list[tuple[Any, httpx.AsyncClient]] = []
+
+    async def make(database_url: str, schema: str | None = None, config: str | None = None,
+                   **settings: Any) -> Client:
+        folder = tmp_path / f"app{len(opened)}"
+        folder.mkdir()
+        if schema is None:
+            schema_path = REPO / "schema.graphql"
+            config_path: Path | None = REPO / "trellis.toml"
+        else:
+            schema_path = folder / "schema.graphql"
+            schema_path.write_text(schema)
+            config_path = None
+            if config is not None:
+                config_path = folder / "trellis.toml"
+                config_path.write_text(config)
+        loaded = load_settings(
+            schema_path, config_path, environ={"TRELLIS_API_KEY": API_KEY, "TRELLIS_SECRET": "test-secret"},
+            database_url=database_url, data_dir=folder / ".trellis", **settings,
+        )
+        app = create_app(loaded)
+        await app.state.runtime.start()
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://trellis.test")
+        opened.append((app, http))
+        return Client(http, app)
+
+    yield make
+    for app, http in opened:
+        await http.aclose()
+        await app.state.runtime.close()
+
+
+@pytest.fixture
+async def demo(make_client: Callable[..., Any], database_url: str) -> Client:
+    client: Client = await make_client(database_url)
+    return client
