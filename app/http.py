@@ -6,20 +6,23 @@
   ``application/json`` (or no Accept) gets 200 for every well-formed request, as the spec says.
 * Body size, batch size and the API key are checked before anything is parsed.
 * A browser asking for HTML gets GraphiQL (Strawberry's page).
+* Every error body, whatever the status, is ``{"errors": [...]}`` in AppSync's shape; a failure
+  inside Trellis itself is a 500 with ``InternalFailure`` and no detail (it is logged instead).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from app.error_format import format_error, format_trellis_error
+from app.error_format import INTERNAL_MESSAGE, format_error, format_trellis_error
 from app.errors import BadRequestError, QueryLimitError, TrellisError, UnauthorizedError
 from app.execution import GraphQLRequest
 from app.observability import Metrics, log_request
@@ -29,6 +32,10 @@ from resolvers.context import RequestInfo, RequestScope
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 UNAUTHORIZED_MESSAGE = "You are not authorized to make this call."
+# What each Accept media range we can satisfy maps to; anything else is not acceptable.
+_ACCEPTABLE = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}
+
+log = logging.getLogger("trellis.http")
 
 
 class _Reject(Exception):
@@ -57,7 +64,7 @@ def _media_type(request: Request) -> str | None:
                     quality = float(param[2:])
                 except ValueError:
                     quality = 0.0
-        candidate = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}.get(kind)
+        candidate = _ACCEPTABLE.get(kind)
         if candidate is None or quality <= 0:
             continue
         rank = quality + (0.001 if candidate == GRAPHQL_RESPONSE else 0)
@@ -66,7 +73,9 @@ def _media_type(request: Request) -> str | None:
     return best[1] if best else None
 
 
-def _json_response(body: Any, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
+def _json_response(
+    body: Any, status: int, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(content, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ async_object = AsyncCallable()
 
 def blocking(event: Any) -> str:
     # Blocks its thread; the event loop must keep running meanwhile.
-    release_slow_handler.wait(0.3)
+    time.sleep(0.3)
     return "done"
 
 

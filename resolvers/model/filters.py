@@ -38,7 +38,8 @@ def compile_filter(table: Table, model: ModelSpec, flt: Mapping[str, Any] | None
         elif key == "or":
             parts.append(or_(false(), *(compile_filter(table, model, f) for f in value)) if value else true())
         elif key == "not":
-            parts.append(not_(compile_filter(table, model, value)))
+            # SQL's NOT of an unknown (a comparison with NULL) is unknown; DynamoDB's is true.
+            parts.append(not_(func.coalesce(compile_filter(table, model, value), false())))
         else:
             spec = model.fields.get(key)
             if spec is None:
