@@ -98,14 +98,36 @@ def _parse_request(raw: Any) -> GraphQLRequest:
     return GraphQLRequest(query, variables, operation_name, extensions)
 
 
+def _loads(text: str | bytes, what: str) -> Any:
+    """Decode JSON, or reject the request with 400.
+
+    ``RecursionError`` is caught too: a body of a few thousand nested brackets exhausts the
+    decoder's stack long before the body limit is reached, and must not become a 500.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Reject(400, BadRequestError(f"{what} is not valid JSON")) from exc
+
+
 def _json_param(params: Mapping[str, str], name: str) -> Any:
     value = params.get(name)
     if value is None or value == "":
         return None
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise _Reject(400, BadRequestError(f"'{name}' is not valid JSON")) from exc
+    return _loads(value, f"'{name}'")
+
+
+def _wants_graphiql(request: Request) -> bool:
+    """A browser opening /graphql: a GET asking for HTML, with no operation to run."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+
+
+def _error_body(error: TrellisError) -> dict[str, Any]:
+    return {"errors": [format_trellis_error(error)]}
 
 
 class GraphQLEndpoint:
@@ -116,39 +138,55 @@ class GraphQLEndpoint:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
+        if _wants_graphiql(request):
             return self._graphiql()
-        media_type = _media_type(request) or JSON
+        accepted = _media_type(request)
+        # Error bodies for a client that accepts neither type still go out as application/json.
+        media_type = accepted or JSON
         try:
-            if request.method not in ("GET", "POST"):
-                raise _Reject(405, BadRequestError(f"Method {request.method} is not allowed"), {"Allow": "GET, POST"})
-            if not await self.runtime.api_keys.verify(request.headers.get("x-api-key")):
-                raise _Reject(401, UnauthorizedError(UNAUTHORIZED_MESSAGE))
-            if _media_type(request) is None:
-                raise _Reject(406, BadRequestError(f"Acceptable media types are {GRAPHQL_RESPONSE} and {JSON}"))
-            batch, requests = await self._read(request)
+            return await self._handle(request, accepted, media_type, started)
         except _Reject as reject:
             self._record(None, "none", reject.status, started, [reject.error.error_type])
-            body = {"errors": [format_trellis_error(reject.error)]}
-            return _json_response(body, reject.status, media_type, reject.headers)
+            return _json_response(_error_body(reject.error), reject.status, media_type, reject.headers)
+        except Exception:
+            # A bug in Trellis (resolver errors never get here: graphql-core turns them into
+            # field errors). Log it whole; tell the client nothing about its insides.
+            log.exception("unhandled error serving %s /graphql", request.method)
+            internal = TrellisError(INTERNAL_MESSAGE, error_type="InternalFailure")
+            self._record(None, "none", 500, started, [internal.error_type])
+            return _json_response(_error_body(internal), 500, media_type)
+
+    async def _handle(
+        self, request: Request, accepted: str | None, media_type: str, started: float
+    ) -> Response:
+        if request.method not in ("GET", "POST"):
+            error = BadRequestError(f"Method {request.method} is not allowed")
+            raise _Reject(405, error, {"Allow": "GET, POST"})
+        if not await self.runtime.api_keys.verify(request.headers.get("x-api-key")):
+            raise _Reject(401, UnauthorizedError(UNAUTHORIZED_MESSAGE))
+        if accepted is None:
+            raise _Reject(406, BadRequestError(f"Acceptable media types are {GRAPHQL_RESPONSE} and {JSON}"))
+        batch, requests = await self._read(request)
 
         scope_request = RequestInfo(headers=dict(request.headers), domain_name=request.url.hostname)
         outcomes = [await self._run_one(r, request.method, scope_request, media_type) for r in requests]
+        body: Any
         if batch:
-            status = 200
-            body: Any = [o[1] for o in outcomes]
+            # Each operation's errors are in its own result; the batch itself succeeded.
+            status, body = 200, [outcome[1] for outcome in outcomes]
         else:
             status, body = outcomes[0][0], outcomes[0][1]
         error_types = [e.get("errorType") or "" for o in outcomes for e in o[1].get("errors", ())]
-        name = requests[0].operation_name if requests else None
-        self._record(name, outcomes[0][2] if outcomes else "none", status, started, error_types)
+        self._record(requests[0].operation_name, outcomes[0][2], status, started, error_types)
         headers = {"Allow": "POST"} if status == 405 else None
         return _json_response(body, status, media_type, headers)
 
-    def _record(self, name: str | None, op_type: str, status: int, started: float, error_types: list[str]) -> None:
+    def _record(self, name: str | None, op_type: str, status: int, started: float,
+                error_types: list[str]) -> None:
         seconds = time.perf_counter() - started
         self.metrics.observe(op_type, status, seconds, error_types)
-        log_request(operation_name=name, operation_type=op_type, status=status, seconds=seconds, error_types=error_types)
+        log_request(operation_name=name, operation_type=op_type, status=status, seconds=seconds,
+                    error_types=error_types)
 
     def _graphiql(self) -> Response:
         from strawberry.http.ides import get_graphql_ide_html
@@ -168,17 +206,14 @@ class GraphQLEndpoint:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             raise _Reject(415, BadRequestError(f"Content-Type must be {JSON}"))
-        body = await self._body(request)
-        try:
-            raw_body = json.loads(body)
-        except ValueError as exc:
-            raise _Reject(400, BadRequestError("The request body is not valid JSON")) from exc
+        raw_body = _loads(await self._body(request), "The request body")
         if isinstance(raw_body, list):
             if not raw_body:
                 raise _Reject(400, BadRequestError("An empty batch has nothing to run"))
             if len(raw_body) > self.limits.max_batch:
-                raise _Reject(400, QueryLimitError(f"Batch of {len(raw_body)} operations exceeds the "
-                                                   f"maximum of {self.limits.max_batch}"))
+                maximum = self.limits.max_batch
+                message = f"Batch of {len(raw_body)} operations exceeds the maximum of {maximum}"
+                raise _Reject(400, QueryLimitError(message))
             return True, [_parse_request(r) for r in raw_body]
         return False, [_parse_request(raw_body)]
 
@@ -198,33 +233,35 @@ class GraphQLEndpoint:
     async def _run_one(
         self, graphql_request: GraphQLRequest, method: str, info: RequestInfo, media_type: str
     ) -> tuple[int, dict[str, Any], str]:
+        """Run one operation: (HTTP status, response body, operation type for metrics)."""
+        # Under application/json every well-formed request gets 200; the newer media type
+        # uses 4xx when the request fails before execution (parse, validation, coercion).
+        request_error_status = 400 if media_type == GRAPHQL_RESPONSE else 200
         executor = self.runtime.executor
         prepared = executor.prepare(graphql_request.query)
         debug = self.runtime.settings.debug
         if prepared.document is None:
-            status = 400 if media_type == GRAPHQL_RESPONSE else 200
-            return status, {"errors": [format_error(e, debug) for e in prepared.errors]}, "invalid"
+            formatted = [format_error(e, debug) for e in prepared.errors]
+            return request_error_status, {"errors": formatted}, "invalid"
         op_type = executor.operation_type(prepared, graphql_request.operation_name)
         if op_type is None:
             error = BadRequestError("Could not determine which operation to run: give a valid operationName")
-            status = 400 if media_type == GRAPHQL_RESPONSE else 200
-            return status, {"errors": [format_trellis_error(error)]}, "invalid"
+            return request_error_status, _error_body(error), "invalid"
         if method == "GET" and op_type is not OperationType.QUERY:
             error = BadRequestError(f"{op_type.value} operations must use POST")
-            return 405, {"errors": [format_trellis_error(error)]}, op_type.value
+            return 405, _error_body(error), op_type.value
         if op_type is OperationType.SUBSCRIPTION:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
-            status = 400 if media_type == GRAPHQL_RESPONSE else 200
-            return status, {"errors": [format_trellis_error(error)]}, op_type.value
+            return request_error_status, _error_body(error), op_type.value
         scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=None)
         result: ExecutionResult = await executor.execute(prepared, graphql_request, scope)
+        errors = result.errors or []
         body: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            body["errors"] = [format_error(e, debug) for e in result.errors]
-        status = 200
-        request_error = result.data is None and result.errors and all(e.path is None for e in result.errors)
+        if errors:
+            body["errors"] = [format_error(e, debug) for e in errors]
+        # Variable coercion failed before execution started: a request error, not a field error.
+        request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)
         if request_error and media_type == GRAPHQL_RESPONSE:
-            # Variable coercion failed before execution started: a request error, not a field error.
-            status = 400
             body.pop("data")
-        return status, body, op_type.value
+            return 400, body, op_type.value
+        return 200, body, op_type.value

@@ -131,13 +131,20 @@ class ResolverContext:
         }
 
 
+def _variables(info: GraphQLResolveInfo) -> Mapping[str, Any]:
+    # graphql-core 3.3 wraps coerced variables in ``VariableValues``; 3.2 gave a plain dict.
+    values: Any = info.variable_values
+    coerced = getattr(values, "coerced", values)
+    return coerced if isinstance(coerced, Mapping) else {}
+
+
 def make_context(source: Any, info: GraphQLResolveInfo, arguments: dict[str, Any]) -> ResolverContext:
     scope: RequestScope = info.context
     return ResolverContext(
         arguments=arguments,
         source=source,
         identity=scope.identity,
-        info=Info(info.field_name, info.parent_type.name, info.variable_values, info),
+        info=Info(info.field_name, info.parent_type.name, _variables(info), info),
         request=scope.request,
         scope=scope,
     )
