@@ -24,7 +24,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     data: Any = None
     error_info: Any = None
     if isinstance(original, TrellisError):
-        error_type, message, data, error_info = original.error_type, original.message, original.data, original.error_info
+        error_type, message = original.error_type, original.message
+        data, error_info = original.data, original.error_info
     elif original is not None and not isinstance(original, GraphQLError):
         # A bug in Trellis or a user resolver: log it whole, show the client nothing inside.
         log.error("unhandled resolver error at %s", error.path, exc_info=original)

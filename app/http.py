@@ -59,10 +59,12 @@ def _media_type(request: Request) -> str | None:
         kind = pieces[0].lower()
         quality = 1.0
         for param in pieces[1:]:
-            if param.startswith("q="):
+            if param.lower().startswith("q="):
                 try:
                     quality = float(param[2:])
                 except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:  # out of range, or NaN: a weight RFC 9110 does not allow
                     quality = 0.0
         candidate = _ACCEPTABLE.get(kind)
         if candidate is None or quality <= 0:

@@ -68,7 +68,9 @@ class ApiKeyStore:
     def register(self, key: str) -> None:
         self._env_digests.add(digest(key))
 
-    async def create(self, description: str | None = None, expires_in_seconds: int | None = None) -> tuple[str, ApiKeyRecord]:
+    async def create(
+        self, description: str | None = None, expires_in_seconds: int | None = None
+    ) -> tuple[str, ApiKeyRecord]:
         key = new_key()
         now = int(self._clock())
         record = ApiKeyRecord(
@@ -89,7 +91,8 @@ class ApiKeyStore:
 
     async def revoke(self, key_id: str) -> bool:
         async with self._engine.begin() as conn:
-            result = await conn.execute(update(api_keys_table).where(api_keys_table.c.id == key_id).values(revoked=True))
+            stmt = update(api_keys_table).where(api_keys_table.c.id == key_id).values(revoked=True)
+            result = await conn.execute(stmt)
         self._loaded_at = float("-inf")
         return bool(result.rowcount)
 

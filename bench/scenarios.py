@@ -63,9 +63,9 @@ def list_body() -> str:
     return body(LIST_QUERY)
 
 
-def create_body_template(tag: str) -> str:
-    """A create body whose sku contains ``COUNTER``; the generator substitutes a counter."""
-    variables = {"input": {"sku": f"bench-{tag}-{COUNTER}", "name": "Bench product", "priceCents": 1234}}
+def create_body_template() -> str:
+    """A create body whose sku contains ``COUNTER``; the generators make it unique per request."""
+    variables = {"input": {"sku": f"bench-{COUNTER}", "name": "Bench product", "priceCents": 1234}}
     return body(CREATE_MUTATION, variables)
 
 

@@ -70,7 +70,7 @@ class GroupCommitWriter:
     def __init__(self, engine: AsyncEngine, max_batch: int = 256) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[WriteFn, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[WriteFn, asyncio.Future[Any]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, fn: WriteFn) -> Any:
@@ -81,43 +81,48 @@ class GroupCommitWriter:
         return await future
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            outcomes: list[tuple[bool, Any]] = []
-            try:
-                async with self._engine.begin() as conn:
-                    for fn, _ in batch:
-                        try:
-                            async with conn.begin_nested():
-                                outcomes.append((True, await fn(conn)))
-                        except Exception as exc:  # noqa: BLE001 - handed to that write's caller
-                            outcomes.append((False, exc))
-            except Exception as exc:  # noqa: BLE001 - the commit itself failed: nobody's write landed
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(_wrap(exc))
+        stopping = False
+        while not stopping:
+            batch: list[tuple[WriteFn, asyncio.Future[Any]]] = []
+            entry = await self._queue.get()
+            while entry is not None:
+                batch.append(entry)
+                if len(batch) >= self._max_batch or self._queue.empty():
+                    break
+                entry = self._queue.get_nowait()
+            stopping = entry is None
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[WriteFn, asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            async with self._engine.begin() as conn:
+                for fn, _ in batch:
+                    try:
+                        async with conn.begin_nested():
+                            outcomes.append((True, await fn(conn)))
+                    except Exception as exc:  # noqa: BLE001 - handed to that write's caller
+                        outcomes.append((False, exc))
+        except Exception as exc:  # noqa: BLE001 - the commit itself failed: nobody's write landed
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(_wrap(exc))
+            return
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
                 continue
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def close(self) -> None:
-        if self._task is not None:
-            # Let queued writes finish: shutdown must not drop acknowledged-in-flight work.
-            while not self._queue.empty():
-                await asyncio.sleep(0.01)
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        """Finish every write already queued (shutdown must not drop them), then stop."""
+        if self._task is not None and not self._task.done():
+            await self._queue.put(None)
+            await self._task
+        self._task = None
 
 
 def _wrap(exc: Exception) -> Exception:

@@ -48,7 +48,7 @@ class Info:
     field_name: str
     parent_type_name: str
     variables: Mapping[str, Any]
-    _graphql: GraphQLResolveInfo
+    _graphql: GraphQLResolveInfo[RequestScope]
 
     @property
     def selection_set_list(self) -> list[str]:
@@ -131,14 +131,14 @@ class ResolverContext:
         }
 
 
-def _variables(info: GraphQLResolveInfo) -> Mapping[str, Any]:
+def _variables(info: GraphQLResolveInfo[RequestScope]) -> Mapping[str, Any]:
     # graphql-core 3.3 wraps coerced variables in ``VariableValues``; 3.2 gave a plain dict.
     values: Any = info.variable_values
     coerced = getattr(values, "coerced", values)
     return coerced if isinstance(coerced, Mapping) else {}
 
 
-def make_context(source: Any, info: GraphQLResolveInfo, arguments: dict[str, Any]) -> ResolverContext:
+def make_context(source: Any, info: GraphQLResolveInfo[RequestScope], arguments: dict[str, Any]) -> ResolverContext:
     scope: RequestScope = info.context
     return ResolverContext(
         arguments=arguments,

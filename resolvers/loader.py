@@ -39,7 +39,7 @@ class BatchLoader(Generic[K, V]):
         pending, self._pending, self._scheduled = self._pending, {}, False
         try:
             found = await self._batch(list(pending))
-        except Exception as exc:  # noqa: BLE001 - every waiter sees the batch's failure
+        except Exception as exc:  # noqa: BLE001 - every waiter sees the batch failure
             for future in pending.values():
                 if not future.done():
                     future.set_exception(exc)

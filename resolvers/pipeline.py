@@ -18,7 +18,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from datasources.base import Invocation
-from resolvers.context import ResolverContext, make_context
+from resolvers.context import RequestScope, ResolverContext, make_context
 
 Step = Callable[[ResolverContext], Any]
 
@@ -50,7 +50,7 @@ class Resolver:
     async def run(self, ctx: ResolverContext) -> Any:
         raise NotImplementedError  # pragma: no cover - every subclass defines run
 
-    def __call__(self, source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Awaitable[Any]:
+    def __call__(self, source: Any, info: GraphQLResolveInfo[RequestScope], **arguments: Any) -> Awaitable[Any]:
         return self.run(make_context(source, info, arguments))
 
 

@@ -92,7 +92,8 @@ class _Builder:
                 built = self.function(f"function {name}", spec)
                 if built is not None:
                     pipeline.append(built)
-            return PipelineResolver(tuple(pipeline), self.step(owner, table, "before"), self.step(owner, table, "after"))
+            before, after = self.step(owner, table, "before"), self.step(owner, table, "after")
+            return PipelineResolver(tuple(pipeline), before, after)
         built = self.function(owner, table)
         return UnitResolver(built) if built is not None else None
 

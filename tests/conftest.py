@@ -1,13 +1,14 @@
 """Shared fixtures: a real Trellis app over SQLite or PostgreSQL, driven through ASGI.
 
-PostgreSQL tests use the server at 127.0.0.1:5432 (database ``trellis_test``, created on demand).
+PostgreSQL tests use the server at 127.0.0.1:5432 (a database per test process, created on demand
+and dropped at the end).
 Without it they skip — except under ``CI=true``, where a missing PostgreSQL fails the run.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,9 @@ from app.settings import load_settings
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "da2-testkeytestkeytestkeytestk"
 PG_ADMIN_DSN = os.environ.get("TRELLIS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-PG_DATABASE = "trellis_test"
-PG_URL = os.environ.get(
-    "TRELLIS_TEST_PG_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-)
+# One database per test process, so concurrent runs on one machine never reset each other's tables.
+PG_DATABASE = f"trellis_test_{os.getpid()}"
+PG_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 
 
 def missing_service(what: str) -> None:
@@ -52,6 +52,26 @@ async def _reset_postgres() -> None:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_test_database() -> Iterator[None]:
+    yield
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        try:
+            admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        except (OSError, asyncpg.PostgresError):
+            return
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -103,7 +103,8 @@ async def test_a_real_server_answers_the_gql_client_and_refuses_a_missing_key(tm
                 await session.execute(gql("{ listProducts { items { id } } }"))
         assert refused.value.errors[0]["errorType"] == "UnauthorizedException"
         assert refused.value.data is None
-        raw = httpx.post(f"{base}/graphql", json={"query": "{ __typename }"})
+        async with httpx.AsyncClient() as http:
+            raw = await http.post(f"{base}/graphql", json={"query": "{ __typename }"})
         assert raw.status_code == 401
 
 

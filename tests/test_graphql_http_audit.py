@@ -104,7 +104,7 @@ def _describe(failures: list[dict[str, Any]]) -> str:
 
 
 @pytest.mark.timeout(360)
-def test_the_graphql_http_audit_finds_no_must_failures(node: str, server: str, tmp_path: Path) -> None:
+def test_the_graphql_http_audit_finds_no_must_failures(node: str, server: str) -> None:
     env = {**os.environ, "TRELLIS_AUDIT_API_KEY": API_KEY}
     ran = subprocess.run(
         [node, str(AUDIT_SCRIPT), server], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120,

@@ -8,11 +8,11 @@ column. Every value is a bound parameter — user text never reaches the SQL str
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, false, func, not_, or_, true
-from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy import ColumnElement, String, Table, and_, cast, false, func, not_, or_, true
 
 from app.errors import ValidationFailedError
 from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
@@ -48,7 +48,7 @@ def compile_filter(table: Table, model: ModelSpec, flt: Mapping[str, Any] | None
     return and_(true(), *parts)
 
 
-def _field(col: ColumnClause[Any], spec: FieldSpec, ops: Mapping[str, Any]) -> ColumnElement[bool]:
+def _field(col: ColumnElement[Any], spec: FieldSpec, ops: Mapping[str, Any]) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     for op, value in ops.items():
         if value is None and op not in ("eq", "ne"):
@@ -57,14 +57,17 @@ def _field(col: ColumnClause[Any], spec: FieldSpec, ops: Mapping[str, Any]) -> C
     return and_(true(), *parts)
 
 
-def _operator(col: ColumnClause[Any], spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
+def _operator(col: ColumnElement[Any], spec: FieldSpec, op: str, value: Any) -> ColumnElement[bool]:
     is_list = spec.kind is ColumnKind.JSON and spec.is_list
     if op == "eq":
         return col.is_(None) if value is None else _eq(col, value, is_list)
     if op == "ne":
         return col.is_not(None) if value is None else or_(col.is_(None), not_(_eq(col, value, is_list)))
     if op in ("lt", "le", "gt", "ge"):
-        return {"lt": col < value, "le": col <= value, "gt": col > value, "ge": col >= value}[op]
+        compared: ColumnElement[bool] = {
+            "lt": col.__lt__, "le": col.__le__, "gt": col.__gt__, "ge": col.__ge__
+        }[op](value)
+        return compared
     if op == "between":
         low, high = _pair(value, "between")
         return col.between(low, high)
@@ -90,21 +93,17 @@ def _operator(col: ColumnClause[Any], spec: FieldSpec, op: str, value: Any) -> C
     raise ValidationFailedError(f"Unknown filter operator {op!r} on field {spec.name!r}")
 
 
-def _eq(col: ColumnClause[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
+def _eq(col: ColumnElement[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
     if is_list:
         # Lists are stored as JSON text written by Trellis itself, so canonical text compares.
-        from sqlalchemy import cast, String  # local: only list equality needs it
-        import json
+        same: ColumnElement[bool] = cast(col, String) == json.dumps(value, separators=(",", ":"))
+        return same
+    equal: ColumnElement[bool] = col == value
+    return equal
 
-        return cast(col, String) == json.dumps(value, separators=(",", ":"))
-    return col == value
 
-
-def _contains(col: ColumnClause[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
+def _contains(col: ColumnElement[Any], value: Any, is_list: bool) -> ColumnElement[bool]:
     if is_list:
-        from sqlalchemy import String, cast
-        import json
-
         # Elements are written as compact JSON, so an element appears as itself between , [ ].
         needle = json.dumps(value, separators=(",", ":"))
         text = cast(col, String)
@@ -114,7 +113,8 @@ def _contains(col: ColumnClause[Any], value: Any, is_list: bool) -> ColumnElemen
             text.contains("," + needle + ",", autoescape=True),
             text.contains("," + needle + "]", autoescape=True),
         )
-    return col.contains(str(value), autoescape=True)
+    found: ColumnElement[bool] = col.contains(str(value), autoescape=True)
+    return found
 
 
 def _pair(value: Any, op: str) -> Sequence[Any]:
@@ -123,12 +123,12 @@ def _pair(value: Any, op: str) -> Sequence[Any]:
     return value
 
 
-def compile_key_condition(col: ColumnClause[Any], condition: Mapping[str, Any] | None) -> ColumnElement[bool]:
+def compile_key_condition(col: ColumnElement[Any], condition: Mapping[str, Any] | None) -> ColumnElement[bool]:
     """``ModelStringKeyConditionInput`` and friends: one operator on a sort key."""
     if not condition:
         return true()
     parts: list[ColumnElement[bool]] = [col.is_not(None)]
-    spec = FieldSpec(col.name, "String", False, False, ColumnKind.STRING)
+    spec = FieldSpec(str(getattr(col, "name", "key")), "String", False, False, ColumnKind.STRING)
     for op, value in condition.items():
         if value is not None:
             parts.append(_operator(col, spec, op, value))

@@ -31,11 +31,11 @@ def matches(item: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
     return True
 
 
-def _op(actual: Any, op: str, arg: Any) -> bool:  # noqa: PLR0911 - one branch per operator
+def _op(actual: Any, op: str, arg: Any) -> bool:
     if op == "eq":
-        return actual == arg
+        return bool(actual == arg)
     if op == "ne":
-        return actual != arg
+        return bool(actual != arg)
     if op == "attributeExists":
         return (actual is not None) == bool(arg)
     if op == "in":

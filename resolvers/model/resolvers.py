@@ -7,6 +7,7 @@ that a list of N parents costs one query per relationship level, not N.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -26,7 +27,7 @@ def _connection(page: Page) -> dict[str, Any]:
     return {"items": page.items, "nextToken": page.next_token}
 
 
-def _store(info: GraphQLResolveInfo) -> ModelStore:
+def _store(info: GraphQLResolveInfo[RequestScope]) -> ModelStore:
     scope: RequestScope = info.context
     store = scope.runtime.store
     if store is None:  # pragma: no cover - the server always builds one when models exist
@@ -34,7 +35,7 @@ def _store(info: GraphQLResolveInfo) -> ModelStore:
     return store
 
 
-async def _notify(info: GraphQLResolveInfo, mutation: str, model: str, item: Mapping[str, Any]) -> None:
+async def _notify(info: GraphQLResolveInfo[RequestScope], mutation: str, model: str, item: Mapping[str, Any]) -> None:
     scope: RequestScope = info.context
     for listener in scope.runtime.change_listeners:
         await listener(mutation, model, item)
@@ -45,12 +46,12 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
     field_name = coordinate.split(".", 1)[1]
 
     if op.kind == "get":
-        async def get(_source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        async def get(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
             return await _store(info).get(model, args)
         return get
 
     if op.kind == "list":
-        async def list_items(_source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        async def list_items(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
             equal: dict[str, Any] = {}
             sort_condition = None
             if spec.sort_key:
@@ -70,7 +71,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
     if op.kind == "index":
         index = next(i for i in spec.indexes if i.name == op.index)
 
-        async def by_index(_source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        async def by_index(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
             sort_condition = None
             if index.sort and args.get(index.sort[0]):
                 sort_condition = (index.sort[0], args[index.sort[0]])
@@ -86,7 +87,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
     if op.kind in ("create", "update", "delete"):
         kind = op.kind
 
-        async def mutate(_source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        async def mutate(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
             store = _store(info)
             action = {"create": store.create, "update": store.update, "delete": store.delete}[kind]
             item = await action(model, args["input"], args.get("condition"))
@@ -100,7 +101,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
 def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpec) -> GraphQLResolver:
     coordinate = f"{owner.name}.{relation.field}"
     if not relation.many:
-        async def one(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
+        async def one(source: Any, info: GraphQLResolveInfo[RequestScope], **_args: Any) -> Any:
             values = tuple(source.get(f) for f in relation.source_fields)
             if any(v is None for v in values):
                 return None
@@ -117,7 +118,7 @@ def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpe
             return await loader.load(values)
         return one
 
-    async def many(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    async def many(source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
         values = tuple(source.get(f) for f in relation.source_fields)
         if any(v is None for v in values):
             return {"items": [], "nextToken": None}
@@ -128,7 +129,7 @@ def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpe
             next_token=args.get("nextToken"), scope=coordinate,
         )
         if request.next_token:
-            scoped = PageRequest(**{**request.__dict__, "equal": dict(zip(relation.target_fields, values, strict=True))})
+            scoped = replace(request, equal=dict(zip(relation.target_fields, values, strict=True)))
             return _connection(await store.page(scoped))
         scope: RequestScope = info.context
         key = (coordinate, store.tokens.fingerprint(args))

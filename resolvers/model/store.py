@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,14 +57,15 @@ CONDITION_FAILED = "The conditional request failed"
 
 
 def _sql_type(spec: FieldSpec) -> TypeEngine[Any]:
-    return {
+    types: dict[ColumnKind, TypeEngine[Any]] = {
         ColumnKind.STRING: Text(),
         ColumnKind.ENUM: Text(),
         ColumnKind.INT: BigInteger(),
         ColumnKind.FLOAT: Float(),
         ColumnKind.BOOLEAN: Boolean(),
         ColumnKind.JSON: JSON(none_as_null=True),
-    }[spec.kind]
+    }
+    return types[spec.kind]
 
 
 def utc_now() -> datetime:
@@ -109,7 +110,8 @@ class ModelStore:
 
     def _table(self, spec: ModelSpec) -> Table:
         columns = [
-            Column(f.name, _sql_type(f), primary_key=f.name in spec.primary_key, nullable=f.name not in spec.primary_key)
+            Column(f.name, _sql_type(f), primary_key=f.name in spec.primary_key,
+                   nullable=f.name not in spec.primary_key)
             for f in spec.fields.values()
         ]
         table = Table(spec.name, self.metadata, *columns)
@@ -248,7 +250,7 @@ class ModelStore:
                 item = dict(row._mapping)
                 rows_by_group.setdefault(tuple(item[f] for f in group_fields), []).append(item)
         for group, rows in rows_by_group.items():
-            scoped = PageRequest(**{**request.__dict__, "equal": dict(zip(group_fields, group, strict=True))})
+            scoped = replace(request, equal=dict(zip(group_fields, group, strict=True)))
             pages[group] = self._to_page(scoped, rows, limit)
         return pages
 

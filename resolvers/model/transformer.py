@@ -159,7 +159,9 @@ class _Generator:
     def run(self) -> None:
         for enum in sorted(self.enums):
             self.sdl.append(f"input Model{enum}Input {{ eq: {enum} ne: {enum} }}")
-            self.sdl.append(f"input ModelSubscription{enum}Input {{ eq: {enum} ne: {enum} in: [{enum}] notIn: [{enum}] }}")
+            self.sdl.append(
+                f"input ModelSubscription{enum}Input {{ eq: {enum} ne: {enum} in: [{enum}] notIn: [{enum}] }}"
+            )
             self.sdl.append(f"input Model{enum}ListInput {{ eq: [{enum}] ne: [{enum}] contains: {enum} "
                             f"notContains: {enum} }}")
             self.sdl.append(f"input ModelSubscription{enum}ListInput {{ eq: [{enum}] ne: [{enum}] contains: {enum} "
@@ -235,15 +237,16 @@ class _Generator:
                 f"filter: Model{n}FilterInput, limit: Int, nextToken: String): Model{n}Connection"
             )
             self.operations[f"Query.{index.query_field}"] = ModelOperation("index", n, index.name)
-        for op in ("create", "update", "delete"):
+        mutation_ops: tuple[OperationKind, ...] = ("create", "update", "delete")
+        for op in mutation_ops:
             name = m.mutation_names.get(op)
             if name:
                 self.mutation.append(
                     f"  {name}(input: {upper_first(op)}{n}Input!, condition: Model{n}ConditionInput): {n}"
                 )
-                self.operations[f"Mutation.{name}"] = ModelOperation(op, n)  # type: ignore[arg-type]
-        for op, mutation_op in (("onCreate", "create"), ("onUpdate", "update"), ("onDelete", "delete")):
-            name = m.subscription_names.get(op)
+                self.operations[f"Mutation.{name}"] = ModelOperation(op, n)
+        for sub_op, mutation_op in (("onCreate", "create"), ("onUpdate", "update"), ("onDelete", "delete")):
+            name = m.subscription_names.get(sub_op)
             mutation = m.mutation_names.get(mutation_op)
             if name and mutation:
                 self.subscription.append(
@@ -309,7 +312,7 @@ def _rewrite_many_to_many(document: DocumentNode, via: dict[tuple[str, str], str
             )
             generated = snippet.definitions[0]
             assert isinstance(generated, ObjectTypeDefinitionNode)
-            new_fields.append(generated.fields[0])
+            new_fields.append((generated.fields or ())[0])
         definitions.append(_copy_object(d, new_fields))
     return DocumentNode(definitions=tuple(definitions))
 
@@ -355,7 +358,7 @@ def _parse_fields(body: str) -> tuple[FieldDefinitionNode, ...]:
     doc = parse(Source(f"type X {{\n{body}\n}}", GENERATED_SOURCE_NAME))
     node = doc.definitions[0]
     assert isinstance(node, ObjectTypeDefinitionNode)
-    return node.fields
+    return node.fields or ()
 
 
 def transform(document: DocumentNode, file: str) -> TransformResult:
@@ -376,7 +379,7 @@ def transform(document: DocumentNode, file: str) -> TransformResult:
     definitions = _complete_model_types(document, models)
     if models:
         generated = parse(Source("\n".join(generator.sdl), GENERATED_SOURCE_NAME))
-        taken = {getattr(d, "name", None) and d.name.value for d in definitions}  # type: ignore[attr-defined]
+        taken = {name.value for d in definitions if (name := getattr(d, "name", None)) is not None}
         for d in generated.definitions:
             # A user's own definition of a generated input wins (Amplify lets you pre-declare them).
             if isinstance(d, InputObjectTypeDefinitionNode | EnumTypeDefinitionNode) and d.name.value in taken:
