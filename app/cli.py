@@ -48,11 +48,11 @@ def _check(args: argparse.Namespace) -> int:
 
 async def _with_keys(args: argparse.Namespace) -> int:
     from auth.api_keys import ApiKeyStore
-    from datasources.sql import SqlDatabase
+    from datasources.sql import open_database
 
     settings = _settings(args)
-    database = SqlDatabase(settings.effective_database_url)
-    store = ApiKeyStore(database.engine)
+    database = open_database(settings.effective_database_url)
+    store = ApiKeyStore(database)
     try:
         await store.migrate()
         if args.key_command == "create":

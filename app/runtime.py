@@ -16,7 +16,7 @@ from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
 from auth.api_keys import ApiKeyStore
 from datasources.base import DataSource, build_data_source
-from datasources.sql import SqlDatabase, SqlDataSource
+from datasources.sql import SqlDatabase, SqlDataSource, open_database
 from resolvers.model.store import ModelStore
 from resolvers.model.tokens import TokenCodec
 from resolvers.registry import build_configured
@@ -68,7 +68,7 @@ def build(settings: Settings) -> Runtime:
     except ConfigError as exc:
         raise ConfigError([*exc.problems, *problems]) from exc
 
-    database = SqlDatabase(settings.effective_database_url)
+    database = open_database(settings.effective_database_url)
     default_source = SqlDataSource(DEFAULT_DATASOURCE, database.url)
     default_source.database = database  # the default source shares the model store's engine
     datasources: dict[str, DataSource] = {DEFAULT_DATASOURCE: default_source}
@@ -96,6 +96,6 @@ def build(settings: Settings) -> Runtime:
         executor=Executor(loaded.schema, settings.limits),
         database=database,
         resolvers=ResolverRuntime(datasources=datasources, store=store),
-        api_keys=ApiKeyStore(database.engine),
+        api_keys=ApiKeyStore(database),
         datasources=datasources,
     )

@@ -42,8 +42,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         if not runtime.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         try:
-            async with runtime.database.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
+            await runtime.database.read(lambda conn: conn.exec_driver_sql("SELECT 1").all())
         except Exception as exc:  # noqa: BLE001 - any database failure means not ready
             return JSONResponse({"status": "database unavailable", "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ready"})

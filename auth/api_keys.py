@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, Column, MetaData, Table, Text, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import BigInteger, Boolean, Column, Connection, MetaData, Table, Text, insert, select, update
+
+from datasources.sql import SqlDatabase
 
 _ALPHABET = string.ascii_lowercase + string.digits
 _metadata = MetaData()
@@ -53,8 +54,8 @@ class ApiKeyRecord:
 class ApiKeyStore:
     """Keys in the database, plus keys registered from the environment at start-up (memory only)."""
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time, refresh_seconds: float = 5.0):
-        self._engine = engine
+    def __init__(self, database: SqlDatabase, clock: Callable[[], float] = time.time, refresh_seconds: float = 5.0):
+        self._database = database
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._env_digests: set[str] = set()
@@ -62,8 +63,7 @@ class ApiKeyStore:
         self._loaded_at = float("-inf")
 
     async def migrate(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(_metadata.create_all)
+        await self._database.run(_metadata.create_all)
 
     def register(self, key: str) -> None:
         self._env_digests.add(digest(key))
@@ -77,24 +77,23 @@ class ApiKeyStore:
             id=secrets.token_hex(6), description=description, created_at=now,
             expires_at=now + expires_in_seconds if expires_in_seconds else None, revoked=False,
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(insert(api_keys_table).values(digest=digest(key), **record.__dict__))
+        statement = insert(api_keys_table).values(digest=digest(key), **record.__dict__)
+        await self._database.run(lambda conn: conn.execute(statement))
         self._loaded_at = float("-inf")
         return key, record
 
     async def list(self) -> list[ApiKeyRecord]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(select(api_keys_table).order_by(api_keys_table.c.created_at))
-            return [
-                ApiKeyRecord(r.id, r.description, r.created_at, r.expires_at, bool(r.revoked)) for r in rows
-            ]
+        def read(conn: Connection) -> list[ApiKeyRecord]:
+            rows = conn.execute(select(api_keys_table).order_by(api_keys_table.c.created_at))
+            return [ApiKeyRecord(r.id, r.description, r.created_at, r.expires_at, bool(r.revoked)) for r in rows]
+
+        return await self._database.read(read)
 
     async def revoke(self, key_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            stmt = update(api_keys_table).where(api_keys_table.c.id == key_id).values(revoked=True)
-            result = await conn.execute(stmt)
+        statement = update(api_keys_table).where(api_keys_table.c.id == key_id).values(revoked=True)
+        count = await self._database.run(lambda conn: conn.execute(statement).rowcount)
         self._loaded_at = float("-inf")
-        return bool(result.rowcount)
+        return bool(count)
 
     async def _refresh(self) -> None:
         # Keys change rarely; a short-lived in-memory copy keeps the check off the database
@@ -102,11 +101,9 @@ class ApiKeyStore:
         now = self._clock()
         if now - self._loaded_at < self._refresh_seconds:
             return
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(api_keys_table.c.digest, api_keys_table.c.expires_at, api_keys_table.c.revoked)
-            )
-            self._known = {r.digest: (r.expires_at, bool(r.revoked)) for r in rows}
+        statement = select(api_keys_table.c.digest, api_keys_table.c.expires_at, api_keys_table.c.revoked)
+        rows = await self._database.read(lambda conn: conn.execute(statement).all())
+        self._known = {r.digest: (r.expires_at, bool(r.revoked)) for r in rows}
         self._loaded_at = now
 
     async def verify(self, key: str | None) -> bool:

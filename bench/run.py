@@ -294,9 +294,21 @@ def script_for(plan: Plan, server: Server, scenario: str, tag: str) -> Path:
     return write_script(target, path, API_KEY, template=create_body_template(), tag=tag)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk_once(plan: Plan, server: Server, scenario: str, tag: str, duration: float) -> dict[str, Any]:
     script = script_for(plan, server, scenario, tag)
-    return run_wrk(server.url(scenario), script, duration, plan.connections, plan.client_cpu)
+    cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
+    result = run_wrk(server.url(scenario), script, duration, plan.connections, plan.client_cpu)
+    # A saturated one-worker server on its own core shows ~1.0; much less means it waited (on
+    # the disk, say) or something else on the machine took its CPU.
+    result["server_cpu_share"] = round((cpu_seconds(server.process.pid) - cpu_before)
+                                       / (time.monotonic() - wall_before), 3)
+    return result
 
 
 def fixed_load(plan: Plan, server: Server, scenario: str, rate: float) -> dict[str, Any]:
@@ -349,7 +361,7 @@ def measure(plan: Plan, servers: dict[str, Server]) -> dict[str, Any]:
                 runs.append({"run": run + 1, "scenario": scenario, "contender": name, "wrk": result})
                 errors = result["bad_status"] + result["graphql_errors"] + result["timeouts"]
                 log(f"[run {run + 1}/{plan.runs}] {scenario:6} {name:12} {result['ok_rps']:9.1f} req/s"
-                    + (f"  ({errors} errors/timeouts)" if errors else ""))
+                    f"  server CPU {result['server_cpu_share']:.2f}" + (f"  ({errors} errors/timeouts)" if errors else ""))
 
     medians: dict[str, dict[str, float]] = {}
     for scenario in plan.scenarios:
@@ -435,6 +447,7 @@ def machine() -> dict[str, Any]:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     return {
+        "loadavg_after": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
         "nproc": nproc or str(os.cpu_count()),
         "cpu_model": model,
         "kernel": platform.release(),
@@ -478,7 +491,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.duration = 1, 3.0
-        args.warmup = 0.5 if args.warmup is None else args.warmup
+        args.warmup = 1.0 if args.warmup is None else args.warmup
         args.latency_duration = 2.0 if args.latency_duration is None else args.latency_duration
     args.warmup = 2.0 if args.warmup is None else args.warmup
     args.latency_duration = args.duration if args.latency_duration is None else args.latency_duration
@@ -505,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = dt.datetime.now(dt.UTC)
+    load_before = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None
     command = "python -m bench.run" + ("" if argv is None and len(sys.argv) <= 1 else
                                        " " + " ".join(argv if argv is not None else sys.argv[1:]))
     workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
@@ -538,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "elapsed_s": round((finished - started).total_seconds(), 1),
-        "machine": machine(),
+        "machine": {**machine(), "loadavg_before": load_before},
         "config": {
             "runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
             "connections": args.connections, "latency_duration_s": args.latency_duration,

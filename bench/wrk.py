@@ -130,7 +130,7 @@ def run_wrk(url: str, script: Path, duration: float, connections: int, cpu: str 
     path = wrk_path()
     if path is None:
         raise SystemExit(WRK_MISSING)
-    command = [path, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s}s",
+    command = [path, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", f"--timeout={timeout_s}s",
                "-s", str(script), url]
     if cpu is not None:
         command = ["taskset", "-c", cpu, *command]

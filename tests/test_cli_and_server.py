@@ -16,7 +16,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from auth.api_keys import ApiKeyStore
-from datasources.sql import SqlDatabase
+from datasources.sql import open_database
 from tests.server_process import REPO, trellis_server
 
 
@@ -68,8 +68,8 @@ def test_api_keys_are_created_listed_and_revoked(tmp_path):
 
 async def test_keys_expire_and_revocations_apply(tmp_path):
     now = [1_000_000.0]
-    database = SqlDatabase(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
-    store = ApiKeyStore(database.engine, clock=lambda: now[0], refresh_seconds=0)
+    database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    store = ApiKeyStore(database, clock=lambda: now[0], refresh_seconds=0)
     try:
         await store.migrate()
         key, _ = await store.create("short", expires_in_seconds=60)

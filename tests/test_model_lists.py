@@ -146,7 +146,7 @@ async def test_index_query_with_sort_key_condition_and_direction(catalog):
 
 async def test_filters_sorting_and_limits_run_in_the_database(catalog):
     statements: list[str] = []
-    engine = catalog.runtime.database.engine.sync_engine
+    engine = catalog.runtime.database.sync_engine
 
     def capture(_conn, _cursor, statement, _params, _context, _many):
         statements.append(statement)

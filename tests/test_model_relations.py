@@ -10,7 +10,7 @@ from sqlalchemy import event
 @contextmanager
 def counting_statements(client):
     statements: list[str] = []
-    engine = client.runtime.database.engine.sync_engine
+    engine = client.runtime.database.sync_engine
 
     def capture(_conn, _cursor, statement, _params, _context, _many):
         if statement.lstrip().upper().startswith("SELECT"):

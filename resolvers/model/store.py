@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Connection,
     Float,
     Index,
     MetaData,
@@ -32,18 +33,15 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    literal_column,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.schema import AddConstraint  # noqa: F401 - kept for dialects that need it
 from sqlalchemy.types import TypeEngine
 
 from app.errors import ConditionFailedError, ValidationFailedError
-from datasources.sql import SqlDatabase
+from datasources.sql import SqlDatabase, rows_of
 from resolvers.model.filters import compile_filter, compile_key_condition
 from resolvers.model.match import matches
 from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
@@ -123,8 +121,7 @@ class ModelStore:
 
     async def migrate(self) -> list[str]:
         """Create missing tables and indexes, add missing columns; returns what it changed."""
-        async with self.database.engine.begin() as conn:
-            return await conn.run_sync(self._migrate_sync)
+        return await self.database.run(self._migrate_sync)
 
     def _migrate_sync(self, sync_conn: Any) -> list[str]:
         from sqlalchemy.schema import CreateColumn
@@ -157,9 +154,8 @@ class ModelStore:
     async def get(self, model: str, key: Mapping[str, Any]) -> Item | None:
         table = self.tables[model]
         stmt = select(table).where(*(table.c[k] == v for k, v in key.items()))
-        async with self.database.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return dict(row._mapping) if row is not None else None
+        rows = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=True)
+        return rows[0] if rows else None
 
     async def load_by(self, model: str, fields: Sequence[str], values: Sequence[tuple[Any, ...]],
                       order: Sequence[str] = ()) -> dict[tuple[Any, ...], list[Item]]:
@@ -172,10 +168,8 @@ class ModelStore:
         stmt = select(table).where(_in(table, fields, wanted))
         if order:
             stmt = stmt.order_by(*(table.c[c] for c in order))
-        async with self.database.engine.connect() as conn:
-            for row in await conn.execute(stmt):
-                item = dict(row._mapping)
-                grouped.setdefault(tuple(item[f] for f in fields), []).append(item)
+        for item in await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=True):
+            grouped.setdefault(tuple(item[f] for f in fields), []).append(item)
         return grouped
 
     def _order_columns(self, request: PageRequest) -> list[str]:
@@ -209,8 +203,8 @@ class ModelStore:
     async def page(self, request: PageRequest) -> Page:
         limit = _limit(request.limit)
         stmt = self._page_statement(request, limit)
-        async with self.database.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in await conn.execute(stmt)]
+        # Without a filter the page is an index range of limit+1 rows; a filter may scan.
+        rows = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=not request.filter)
         return self._to_page(request, rows, limit)
 
     def _to_page(self, request: PageRequest, rows: list[Item], limit: int) -> Page:
@@ -245,10 +239,9 @@ class ModelStore:
             .order_by(*(inner.c[f] for f in group_fields), inner.c["_trellis_rank"])
         )
         rows_by_group: dict[tuple[Any, ...], list[Item]] = {g: [] for g in wanted}
-        async with self.database.engine.connect() as conn:
-            for row in await conn.execute(stmt):
-                item = dict(row._mapping)
-                rows_by_group.setdefault(tuple(item[f] for f in group_fields), []).append(item)
+        found = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=not request.filter)
+        for item in found:
+            rows_by_group.setdefault(tuple(item[f] for f in group_fields), []).append(item)
         for group, rows in rows_by_group.items():
             scoped = replace(request, equal=dict(zip(group_fields, group, strict=True)))
             pages[group] = self._to_page(scoped, rows, limit)
@@ -300,9 +293,11 @@ class ModelStore:
             raise ValidationFailedError(f"Missing required field(s) {', '.join(missing)} for {model}")
         table = self.tables[model]
 
-        async def write(conn: AsyncConnection) -> Item:
+        statement = insert(table).values(item)
+
+        def write(conn: Connection) -> Item:
             try:
-                await conn.execute(insert(table).values(item))
+                conn.execute(statement)
             except IntegrityError as exc:
                 raise ConditionFailedError(CONDITION_FAILED) from exc
             return item
@@ -324,14 +319,11 @@ class ModelStore:
         where = and_(*(table.c[k] == v for k, v in key.items()), compile_filter(table, spec, condition))
         stmt = update(table).where(where).values(changes).returning(*table.columns) if changes else None
 
-        async def write(conn: AsyncConnection) -> Item:
-            if stmt is None:
-                row = (await conn.execute(select(table).where(where))).first()
-            else:
-                row = (await conn.execute(stmt)).first()
-            if row is None:
+        def write(conn: Connection) -> Item:
+            rows = rows_of(conn.execute(select(table).where(where) if stmt is None else stmt))
+            if not rows:
                 raise ConditionFailedError(CONDITION_FAILED)
-            return dict(row._mapping)
+            return rows[0]
 
         result: Item = await self.database.write(write)
         return result
@@ -343,11 +335,11 @@ class ModelStore:
         where = and_(*(table.c[k] == v for k, v in key.items()), compile_filter(table, spec, condition))
         stmt = delete(table).where(where).returning(*table.columns)
 
-        async def write(conn: AsyncConnection) -> Item:
-            row = (await conn.execute(stmt)).first()
-            if row is None:
+        def write(conn: Connection) -> Item:
+            rows = rows_of(conn.execute(stmt))
+            if not rows:
                 raise ConditionFailedError(CONDITION_FAILED)
-            return dict(row._mapping)
+            return rows[0]
 
         result: Item = await self.database.write(write)
         return result
@@ -355,8 +347,8 @@ class ModelStore:
     async def count(self, model: str) -> int:
         """Rows in a model's table (used by tests and the readiness probe)."""
         table = self.tables[model]
-        async with self.database.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+        stmt = select(func.count()).select_from(table)
+        return int(await self.database.read(lambda conn: conn.execute(stmt).scalar_one()))
 
 
 def _key(spec: ModelSpec, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -380,4 +372,4 @@ def _in(table: Table, fields: Sequence[str], values: Sequence[tuple[Any, ...]]) 
     return tuple_(*(table.c[f] for f in fields)).in_(values)
 
 
-__all__ = ["ModelStore", "Page", "PageRequest", "iso", "literal_column", "utc_now"]
+__all__ = ["ModelStore", "Page", "PageRequest", "iso", "utc_now"]
