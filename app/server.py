@@ -52,7 +52,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
             Route("/health", health),
             Route("/ready", ready),
             Route("/metrics", metrics_endpoint),

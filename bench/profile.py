@@ -52,11 +52,12 @@ def summarize(raw: str, top: int = 15) -> dict[str, Any]:
             continue
         count = int(count_text)
         frames = stack.split(";")
+        thread = "all threads"
         if frames and frames[0].startswith(("thread ", "process ")):
-            threads[frames[0]] += count
-            frames = frames[1:]
+            thread, frames = frames[0], frames[1:]
         if not frames:
             continue
+        threads[thread] += count
         total += count
         parsed = [_parse(f) for f in frames]
         name, file = parsed[-1]
@@ -70,7 +71,7 @@ def summarize(raw: str, top: int = 15) -> dict[str, Any]:
 
     trellis_inclusive = [
         (k, v) for k, v in inclusive_fn.most_common()
-        if area(k.rsplit("(", 1)[-1].rstrip(")")).startswith("Trellis")
+        if area(k.rsplit("(", 1)[-1].rstrip(")")).startswith("Trellis") and "app/cli.py" not in k
     ]
     return {
         "samples": total,

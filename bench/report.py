@@ -193,8 +193,8 @@ def profile_markdown(record: dict[str, Any]) -> str:
     profiles = record.get("profile") or {}
     if not profiles:
         return ""
-    lines = [f"Profiled {record['started']} with `py-spy record --rate 200 --nonblocking --threads` on the Trellis "
-             f"process while wrk ran each scenario for {record['config']['duration_s'] - 1:g} s "
+    lines = [f"Profiled {record['started']} with `py-spy record --rate 250 --nonblocking --threads` on the Trellis "
+             f"process while wrk ran each scenario for {record['config']['duration_s']:g} s "
              "(py-spy shares the client CPU, so these runs are slightly slower). Percentages are of all "
              "non-idle samples, event-loop thread and aiosqlite worker threads together.", ""]
     for scenario, summary in profiles.items():

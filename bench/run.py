@@ -404,12 +404,12 @@ def profile_trellis(plan: Plan, server: Server) -> dict[str, Any]:
     profiles: dict[str, Any] = {}
     for scenario in plan.scenarios:
         raw = RESULTS / f"profile-trellis-{scenario}.txt"
-        record = pinned([spy, "record", "--pid", str(server.process.pid), "--rate", "200", "--format", "raw",
-                         "--threads", "--nonblocking", "--duration", str(int(plan.duration)), "--output", str(raw)],
+        record = pinned([spy, "record", "--pid", str(server.process.pid), "--rate", "250", "--format", "raw",
+                         "--threads", "--nonblocking", "--duration", str(max(1, round(plan.duration))), "--output", str(raw)],
                         plan.client_cpu)
         spy_process = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.5)
-        result = wrk_once(plan, server, scenario, "prof", plan.duration - 1)
+        time.sleep(0.5)  # py-spy attaches to the idle server, then the load starts
+        result = wrk_once(plan, server, scenario, "prof", plan.duration)
         _, err = spy_process.communicate(timeout=plan.duration + 60)
         if spy_process.returncode != 0 or not raw.exists():
             log(f"bench: py-spy failed for {scenario}: {err.decode(errors='replace')[-500:]}")

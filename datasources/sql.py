@@ -22,10 +22,11 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Result, create_engine, event, text
+from sqlalchemy import Connection, Engine, Executable, Result, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -148,6 +149,21 @@ def _wrap(exc: Exception) -> Exception:
     return exc
 
 
+@dataclass(frozen=True)
+class PreparedSelect:
+    """A SELECT built once per shape, whose values all travel as named bind parameters.
+
+    Hot reads (a key lookup, a batch of keys, an unfiltered page) have a handful of shapes per
+    model; compiling each once lets SQLite run them straight on the driver.
+    """
+
+    statement: Executable
+    sql: str
+    parameter_order: tuple[str, ...]
+    converters: tuple[Callable[[Any], Any] | None, ...]
+    keys: tuple[str, ...]
+
+
 class SqlDatabase:
     """A database the @model store and ``sql`` data sources share.
 
@@ -159,9 +175,39 @@ class SqlDatabase:
     url: str
     dialect: str
     sync_engine: Engine
+    statement_listeners: list[Callable[[str], None]]
+    """Called with each SQL statement sent (tests count statements with it)."""
+
+    def _listen_for_statements(self) -> None:
+        self.statement_listeners = []
+
+        def forward(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+            for listener in self.statement_listeners:
+                listener(statement)
+
+        event.listen(self.sync_engine, "before_cursor_execute", forward)
 
     async def read(self, fn: Callable[[Connection], T], *, in_loop: bool = False) -> T:
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def prepare(self, statement: Select[Any]) -> PreparedSelect:
+        """Compile a SELECT whose values are all ``bindparam``s, for ``fetch``."""
+        dialect = self.sync_engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        columns = list(statement.selected_columns)
+        converters = tuple(column.type.result_processor(dialect, None) for column in columns)
+        return PreparedSelect(
+            statement=statement,
+            sql=str(compiled),
+            parameter_order=tuple(compiled.positiontup or ()),
+            converters=converters,
+            keys=tuple(str(column.key) for column in columns),
+        )
+
+    async def fetch(self, prepared: PreparedSelect, parameters: Mapping[str, Any], *,
+                    in_loop: bool = False) -> list[dict[str, Any]]:
+        statement = prepared.statement
+        return await self.read(lambda conn: rows_of(conn.execute(statement, dict(parameters))), in_loop=in_loop)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         raise NotImplementedError  # pragma: no cover - abstract
@@ -199,6 +245,7 @@ class SqliteDatabase(SqlDatabase):
         )
         event.listen(self.sync_engine, "connect", _sqlite_pragmas)
         event.listen(self.sync_engine, "begin", _sqlite_begin)
+        self._listen_for_statements()
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="trellis-sqlite-read")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="trellis-sqlite-write")
@@ -234,6 +281,31 @@ class SqliteDatabase(SqlDatabase):
             return self._read_here(fn)
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_here, fn)
 
+    def _fetch_here(self, prepared: PreparedSelect, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        # The driver directly: SQLAlchemy's per-execution work (cache key, context, result
+        # wrapping) costs several times the lookup itself. Same SQL, same type conversions.
+        driver = self._connection().connection.driver_connection
+        assert driver is not None
+        for listener in self.statement_listeners:
+            listener(prepared.sql)
+        rows = driver.execute(prepared.sql, [parameters[name] for name in prepared.parameter_order]).fetchall()
+        keys, converters = prepared.keys, prepared.converters
+        if not any(converters):
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            out.append({
+                key: (convert(value) if convert is not None and value is not None else value)
+                for key, convert, value in zip(keys, converters, row, strict=True)
+            })
+        return out
+
+    async def fetch(self, prepared: PreparedSelect, parameters: Mapping[str, Any], *,
+                    in_loop: bool = False) -> list[dict[str, Any]]:
+        if in_loop:
+            return self._fetch_here(prepared, parameters)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._fetch_here, prepared, parameters)
+
     async def _commit_in_thread(self, fns: list[SyncFn]) -> list[Outcome]:
         return await asyncio.get_running_loop().run_in_executor(
             self._writer, self._transaction_here, lambda conn: _run_batch(conn, fns)
@@ -267,6 +339,7 @@ class AsyncSqlDatabase(SqlDatabase):
         )
         self.dialect = self.engine.dialect.name
         self.sync_engine = self.engine.sync_engine
+        self._listen_for_statements()
         self._committer = GroupCommitter(self._commit)
 
     async def read(self, fn: Callable[[Connection], T], *, in_loop: bool = False) -> T:

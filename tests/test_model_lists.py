@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 PRODUCTS = [
     # sku, name, priceCents, category, labels, active, description
@@ -146,16 +145,14 @@ async def test_index_query_with_sort_key_condition_and_direction(catalog):
 
 async def test_filters_sorting_and_limits_run_in_the_database(catalog):
     statements: list[str] = []
-    engine = catalog.runtime.database.sync_engine
-
-    def capture(_conn, _cursor, statement, _params, _context, _many):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
+    listeners = catalog.runtime.database.statement_listeners
+    listeners.append(statements.append)
     try:
         await catalog.data('{ listProducts(filter: {category: {eq: "tools"}}, limit: 2) { items { sku } } }')
+        await catalog.data("{ listProducts(limit: 2) { items { sku } } }")
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
+        listeners.remove(statements.append)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1
+    assert len(selects) == 2
     assert "WHERE" in selects[0] and "LIMIT" in selects[0] and "ORDER BY" in selects[0]
+    assert "LIMIT" in selects[1] and "ORDER BY" in selects[1]

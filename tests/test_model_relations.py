@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event
-
 
 @contextmanager
 def counting_statements(client):
     statements: list[str] = []
-    engine = client.runtime.database.sync_engine
+    listeners = client.runtime.database.statement_listeners
 
-    def capture(_conn, _cursor, statement, _params, _context, _many):
+    def capture(statement):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", capture)
+    listeners.append(capture)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
+        listeners.remove(capture)
 
 
 async def seed_orders(client, orders: int, items_per_order: int) -> str:

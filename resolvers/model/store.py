@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -40,8 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
-from app.errors import ConditionFailedError, ValidationFailedError
-from datasources.sql import SqlDatabase, rows_of
+from app.errors import ConditionFailedError, InvalidTokenError, ValidationFailedError
+from datasources.sql import PreparedSelect, SqlDatabase, rows_of
 from resolvers.model.filters import compile_filter, compile_key_condition
 from resolvers.model.match import matches
 from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
@@ -50,6 +51,7 @@ from resolvers.model.tokens import TokenCodec
 Clock = Callable[[], datetime]
 Item = dict[str, Any]
 MAX_LIMIT = 1000
+_MAX_PREPARED = 1024
 DEFAULT_LIMIT = 100
 CONDITION_FAILED = "The conditional request failed"
 
@@ -105,6 +107,7 @@ class ModelStore:
         self.clock = clock
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {name: self._table(spec) for name, spec in models.items()}
+        self._prepared_by_shape: dict[tuple[Any, ...], PreparedSelect] = {}
 
     def _table(self, spec: ModelSpec) -> Table:
         columns = [
@@ -151,10 +154,21 @@ class ModelStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
+    def _prepared(self, shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> PreparedSelect:
+        prepared = self._prepared_by_shape.get(shape)
+        if prepared is None:
+            if len(self._prepared_by_shape) >= _MAX_PREPARED:
+                self._prepared_by_shape.clear()
+            prepared = self._prepared_by_shape[shape] = self.database.prepare(build())
+        return prepared
+
     async def get(self, model: str, key: Mapping[str, Any]) -> Item | None:
         table = self.tables[model]
-        stmt = select(table).where(*(table.c[k] == v for k, v in key.items()))
-        rows = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=True)
+        names = self.models[model].primary_key
+        prepared = self._prepared(
+            ("get", model), lambda: select(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in names))
+        )
+        rows = await self.database.fetch(prepared, {f"k_{k}": key[k] for k in names}, in_loop=True)
         return rows[0] if rows else None
 
     async def load_by(self, model: str, fields: Sequence[str], values: Sequence[tuple[Any, ...]],
@@ -165,10 +179,21 @@ class ModelStore:
         grouped: dict[tuple[Any, ...], list[Item]] = {v: [] for v in wanted}
         if not wanted:
             return grouped
-        stmt = select(table).where(_in(table, fields, wanted))
-        if order:
-            stmt = stmt.order_by(*(table.c[c] for c in order))
-        for item in await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=True):
+        if len(fields) == 1:
+            column, count = fields[0], len(wanted)
+
+            def build() -> Select[Any]:
+                stmt = select(table).where(table.c[column].in_([bindparam(f"v{i}") for i in range(count)]))
+                return stmt.order_by(*(table.c[c] for c in order)) if order else stmt
+
+            prepared = self._prepared(("load_by", model, column, count, tuple(order)), build)
+            found = await self.database.fetch(prepared, {f"v{i}": v[0] for i, v in enumerate(wanted)}, in_loop=True)
+        else:
+            stmt = select(table).where(_in(table, fields, wanted))
+            if order:
+                stmt = stmt.order_by(*(table.c[c] for c in order))
+            found = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=True)
+        for item in found:
             grouped.setdefault(tuple(item[f] for f in fields), []).append(item)
         return grouped
 
@@ -192,8 +217,6 @@ class ModelStore:
         if request.next_token:
             after = self.tokens.decode(request.next_token, self._fingerprint(request))
             if len(after) != len(order):
-                from app.errors import InvalidTokenError
-
                 raise InvalidTokenError("Invalid nextToken")
             row = tuple_(*(table.c[c] for c in order))
             conditions.append(row < tuple_(*after) if request.descending else row > tuple_(*after))
@@ -202,9 +225,42 @@ class ModelStore:
 
     async def page(self, request: PageRequest) -> Page:
         limit = _limit(request.limit)
+        if not request.filter and request.sort_condition is None:
+            return await self._unfiltered_page(request, limit)
         stmt = self._page_statement(request, limit)
         # Without a filter the page is an index range of limit+1 rows; a filter may scan.
         rows = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=not request.filter)
+        return self._to_page(request, rows, limit)
+
+    async def _unfiltered_page(self, request: PageRequest, limit: int) -> Page:
+        """The common list: equality on key fields, key order, a limit — one prepared shape."""
+        table = self.tables[request.model]
+        order = self._order_columns(request)
+        equal = tuple(request.equal)
+        parameters: dict[str, Any] = {f"e_{k}": v for k, v in request.equal.items()}
+        parameters["limit"] = limit + 1
+        parameters["offset"] = 0
+        after = None
+        if request.next_token:
+            after = self.tokens.decode(request.next_token, self._fingerprint(request))
+            if len(after) != len(order):
+                raise InvalidTokenError("Invalid nextToken")
+            parameters.update({f"a{i}": v for i, v in enumerate(after)})
+
+        def build() -> Select[Any]:
+            conditions: list[ColumnElement[bool]] = [table.c[k] == bindparam(f"e_{k}") for k in equal]
+            if after is not None:
+                row = tuple_(*(table.c[c] for c in order))
+                bound = tuple_(*(bindparam(f"a{i}") for i in range(len(order))))
+                conditions.append(row < bound if request.descending else row > bound)
+            columns = [table.c[c].desc() if request.descending else table.c[c].asc() for c in order]
+            # An explicit bound OFFSET: SQLite's compiler otherwise adds an anonymous one.
+            return select(table).where(*conditions).order_by(*columns).limit(bindparam("limit")).offset(
+                bindparam("offset")
+            )
+
+        shape = ("page", request.model, tuple(order), equal, after is not None, request.descending)
+        rows = await self.database.fetch(self._prepared(shape, build), parameters, in_loop=True)
         return self._to_page(request, rows, limit)
 
     def _to_page(self, request: PageRequest, rows: list[Item], limit: int) -> Page:
@@ -226,20 +282,37 @@ class ModelStore:
         if not wanted:
             return pages
         order = self._order_columns(request)
-        ordering = [table.c[c].desc() if request.descending else table.c[c].asc() for c in order]
-        rank = func.row_number().over(partition_by=[table.c[f] for f in group_fields], order_by=ordering)
-        inner = (
-            select(table, rank.label("_trellis_rank"))
-            .where(_in(table, group_fields, wanted), compile_filter(table, spec, request.filter))
-            .subquery()
-        )
-        stmt = (
-            select(*(inner.c[c.name] for c in table.columns))
-            .where(inner.c["_trellis_rank"] <= limit + 1)
-            .order_by(*(inner.c[f] for f in group_fields), inner.c["_trellis_rank"])
-        )
+        count = len(wanted)
+        # One shape per group count when unfiltered (prepared once); filtered ones bind inline.
+        prepared_shape = not request.filter and len(group_fields) == 1
+
+        def build() -> Select[Any]:
+            ordering = [table.c[c].desc() if request.descending else table.c[c].asc() for c in order]
+            rank = func.row_number().over(partition_by=[table.c[f] for f in group_fields], order_by=ordering)
+            where: ColumnElement[bool]
+            if prepared_shape:
+                where = table.c[group_fields[0]].in_([bindparam(f"g{i}") for i in range(count)])
+            else:
+                where = and_(_in(table, group_fields, wanted), compile_filter(table, spec, request.filter))
+            where_clause: ColumnElement[bool] = where
+            inner = select(table, rank.label("_trellis_rank")).where(where_clause).subquery()
+            return (
+                select(*(inner.c[c.name] for c in table.columns))
+                .where(inner.c["_trellis_rank"] <= bindparam("limit"))
+                .order_by(*(inner.c[f] for f in group_fields), inner.c["_trellis_rank"])
+            )
+
         rows_by_group: dict[tuple[Any, ...], list[Item]] = {g: [] for g in wanted}
-        found = await self.database.read(lambda conn: rows_of(conn.execute(stmt)), in_loop=not request.filter)
+        if prepared_shape:
+            shape = ("grouped", request.model, group_fields[0], count, tuple(order), request.descending)
+            parameters = {f"g{i}": g[0] for i, g in enumerate(wanted)}
+            parameters["limit"] = limit + 1
+            found = await self.database.fetch(self._prepared(shape, build), parameters, in_loop=True)
+        else:
+            stmt = build()
+            found = await self.database.read(
+                lambda conn: rows_of(conn.execute(stmt, {"limit": limit + 1})), in_loop=False
+            )
         for item in found:
             rows_by_group.setdefault(tuple(item[f] for f in group_fields), []).append(item)
         for group, rows in rows_by_group.items():
