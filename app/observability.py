@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -26,10 +27,18 @@ class Metrics:
             "trellis_graphql_request_seconds", "Time to answer a GraphQL request", ["operation_type"],
             registry=self.registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, operation_type: str, status: int, seconds: float, error_types: Sequence[str]) -> None:
-        self.requests.labels(operation_type, str(status)).inc()
-        self.duration.labels(operation_type).observe(seconds)
+        # Label lookups cost more than the increments; keep the children per label set.
+        key = (operation_type, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(operation_type, str(status)), self.duration.labels(operation_type)
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         for error_type in error_types:
             self.errors.labels(error_type).inc()
 

@@ -14,6 +14,7 @@ SPEC: host, port, path, headers, rate, duration, warmup, connections, and either
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
@@ -112,6 +113,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     completed = 0
     max_backlog = 0
     max_lag = 0.0
+    reconnects: set[asyncio.Task[None]] = set()  # keeps reconnect tasks referenced until done
 
     def issue(conn: _Connection, i: int, scheduled: float) -> None:
         inflight[conn] = i
@@ -153,14 +155,14 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
         if conn in idle:
             idle.remove(conn)
         if not finished.done():
-            loop.create_task(connect())
+            reconnects.add(loop.create_task(connect()))
 
     async def connect() -> None:
         try:
             _, conn = await loop.create_connection(lambda: _Connection(on_done, on_lost), host, port)
         except OSError:
             await asyncio.sleep(0.1)
-            loop.create_task(connect())
+            reconnects.add(loop.create_task(connect()))
             return
         if backlog:
             j, scheduled = backlog.popleft()
@@ -186,10 +188,8 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
             backlog.append((i, scheduled))
             max_backlog = max(max_backlog, len(backlog))
     send_done = loop.time()
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(finished, timeout=float(spec.get("drain_timeout", 30)))
-    except TimeoutError:
-        pass
     unfinished = total - completed
     latencies.sort()
 

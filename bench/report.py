@@ -80,7 +80,7 @@ def results_markdown(record: dict[str, Any]) -> str:
         cells = []
         for n in names:
             values = [r["wrk"]["ok_rps"] for r in record["runs"] if r["scenario"] == s and r["contender"] == n]
-            spread = f" ({min(values):,.0f}–{max(values):,.0f})" if len(values) > 1 else ""
+            spread = f" ({min(values):,.0f} to {max(values):,.0f})" if len(values) > 1 else ""
             cells.append(_fmt_rps(_median(record, s, n)) + spread)
         lines.append(f"| {SCENARIO_TITLES[s]} | " + " | ".join(cells) + " |")
     lines.append("")
@@ -93,8 +93,8 @@ def results_markdown(record: dict[str, Any]) -> str:
     for s in scenarios:
         cells = []
         for n in names:
-            shares = [r["wrk"].get("server_cpu_share") for r in record["runs"] if r["scenario"] == s and r["contender"] == n]
-            shares = [x for x in shares if x is not None]
+            shares = [r["wrk"]["server_cpu_share"] for r in record["runs"]
+                      if r["scenario"] == s and r["contender"] == n and "server_cpu_share" in r["wrk"]]
             cells.append(f"{statistics.median(shares):.2f}" if shares else "—")
         lines.append(f"| {SCENARIO_TITLES[s]} | " + " | ".join(cells) + " |")
     lines.append("")
@@ -115,8 +115,8 @@ def results_markdown(record: dict[str, Any]) -> str:
         small = _median(record, "small", "raw")
         parts = [f"{s} {_fmt_ratio(_ratio(_median(record, s, 'trellis'), small))}" for s in scenarios if s != "small"]
         if parts:
-            lines.append("Trellis against raw Starlette's constant `small` endpoint (the issue's \"~11k rps per worker\" "
-                         "yardstick): " + ", ".join(parts) + ".")
+            lines.append("Trellis against raw Starlette's constant `small` endpoint (the issue's "
+                         "\"~11k rps per worker\" yardstick): " + ", ".join(parts) + ".")
             lines.append("")
 
     latency = record.get("latency", {})
@@ -162,7 +162,8 @@ def results_markdown(record: dict[str, Any]) -> str:
         for n in names:
             i = integrity.get(n)
             if i:
-                lines.append(f"| {SHORT[n]} | {i['acknowledged']:,} | {i['rows']:,} | {'yes' if i['ok'] else '**no**'} |")
+                ok = "yes" if i["ok"] else "**no**"
+                lines.append(f"| {SHORT[n]} | {i['acknowledged']:,} | {i['rows']:,} | {ok} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -278,7 +279,8 @@ def write_doc(path: Path, record: dict[str, Any]) -> None:
     if profile:
         profile += "\n"
     else:
-        profile = _block(old, PROFILE_BEGIN, PROFILE_END) or "_Not profiled yet: run `python -m bench.run --profile`._\n"
+        profile = (_block(old, PROFILE_BEGIN, PROFILE_END)
+                   or "_Not profiled yet: run `python -m bench.run --profile`._\n")
     text = f"""# Benchmarks
 
 Trellis next to three baselines on the same data, one worker each, on this machine:

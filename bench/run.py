@@ -46,7 +46,7 @@ from bench.scenarios import (
     list_body,
     small_body,
 )
-from bench.wrk import WRK_MISSING, run_wrk, wrk_path, wrk_version, write_script
+from bench.wrk import WRK_MISSING, run_wrk, write_script, wrk_path, wrk_version
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -230,7 +230,8 @@ def expectations(db: Path) -> dict[str, Any]:
         ]
         probe = ids[len(ids) // 2]
         r = conn.execute('SELECT id, sku, name, "priceCents" FROM "Product" WHERE id = ?', (probe,)).fetchone()
-    return {"ids": ids, "first_page": first_page, "product": {"id": r[0], "sku": r[1], "name": r[2], "priceCents": r[3]}}
+    product = {"id": r[0], "sku": r[1], "name": r[2], "priceCents": r[3]}
+    return {"ids": ids, "first_page": first_page, "product": product}
 
 
 def count_rows(db: Path, sku_like: str) -> int:
@@ -338,7 +339,7 @@ def fixed_load(plan: Plan, server: Server, scenario: str, rate: float) -> dict[s
 
 def measure(plan: Plan, servers: dict[str, Server]) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
-    acknowledged_creates = {name: 0 for name in servers}
+    acknowledged_creates = dict.fromkeys(servers, 0)
 
     def note_creates(name: str, scenario: str, result: dict[str, Any]) -> None:
         if scenario == "create":
@@ -361,7 +362,8 @@ def measure(plan: Plan, servers: dict[str, Server]) -> dict[str, Any]:
                 runs.append({"run": run + 1, "scenario": scenario, "contender": name, "wrk": result})
                 errors = result["bad_status"] + result["graphql_errors"] + result["timeouts"]
                 log(f"[run {run + 1}/{plan.runs}] {scenario:6} {name:12} {result['ok_rps']:9.1f} req/s"
-                    f"  server CPU {result['server_cpu_share']:.2f}" + (f"  ({errors} errors/timeouts)" if errors else ""))
+                    f"  server CPU {result['server_cpu_share']:.2f}"
+                    + (f"  ({errors} errors/timeouts)" if errors else ""))
 
     medians: dict[str, dict[str, float]] = {}
     for scenario in plan.scenarios:
@@ -378,7 +380,8 @@ def measure(plan: Plan, servers: dict[str, Server]) -> dict[str, Any]:
             result = fixed_load(plan, servers[name], scenario, rate)
             note_creates(name, scenario, result)
             latency[scenario]["results"][name] = result
-            log(f"[fixed {rate:g}/s] {scenario:6} {name:12} p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+            log(f"[fixed {rate:g}/s] {scenario:6} {name:12} p50 {result['p50_ms']:.2f} ms"
+                f"  p99 {result['p99_ms']:.2f} ms"
                 + (f"  (unfinished {result['unfinished']})" if result["unfinished"] else ""))
 
     integrity: dict[str, Any] = {}
@@ -404,8 +407,9 @@ def profile_trellis(plan: Plan, server: Server) -> dict[str, Any]:
     profiles: dict[str, Any] = {}
     for scenario in plan.scenarios:
         raw = RESULTS / f"profile-trellis-{scenario}.txt"
+        seconds = str(max(1, round(plan.duration)))
         record = pinned([spy, "record", "--pid", str(server.process.pid), "--rate", "250", "--format", "raw",
-                         "--threads", "--nonblocking", "--duration", str(max(1, round(plan.duration))), "--output", str(raw)],
+                         "--threads", "--nonblocking", "--duration", seconds, "--output", str(raw)],
                         plan.client_cpu)
         spy_process = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.5)  # py-spy attaches to the idle server, then the load starts

@@ -38,9 +38,9 @@ class Contender:
 
 CONTENDERS = (
     Contender("raw", "raw Starlette", {s: f"/{s}" for s in SCENARIOS}),
-    Contender("graphql_core", "graphql-core stock executor", {s: "/graphql" for s in SCENARIOS}),
-    Contender("strawberry", "Strawberry (parser+validation caches)", {s: "/graphql" for s in SCENARIOS}),
-    Contender("trellis", "Trellis", {s: "/graphql" for s in SCENARIOS}),
+    Contender("graphql_core", "graphql-core stock executor", dict.fromkeys(SCENARIOS, "/graphql")),
+    Contender("strawberry", "Strawberry (parser+validation caches)", dict.fromkeys(SCENARIOS, "/graphql")),
+    Contender("trellis", "Trellis", dict.fromkeys(SCENARIOS, "/graphql")),
 )
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, build_schema, execute, parse, validate
+from graphql import DocumentNode, ExecutionResult, GraphQLError, build_schema, execute, parse, validate
 from graphql.pyutils import is_awaitable
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -70,16 +70,16 @@ store = ProductStore(database_path())
 schema = build_schema(SDL)
 
 
-async def resolve_get(_source: Any, _info: Any, id: str) -> Any:  # noqa: A002 - the GraphQL argument name
+async def resolve_get(_source: Any, _info: Any, id: str) -> Any:
     return await store.get(id)
 
 
-async def resolve_list(_source: Any, _info: Any, limit: int | None = None, nextToken: str | None = None) -> Any:  # noqa: N803
+async def resolve_list(_source: Any, _info: Any, limit: int | None = None, nextToken: str | None = None) -> Any:
     rows, token = await store.list(100 if limit is None else limit, nextToken)
     return {"items": rows, "nextToken": token}
 
 
-async def resolve_create(_source: Any, _info: Any, input: dict[str, Any]) -> Any:  # noqa: A002
+async def resolve_create(_source: Any, _info: Any, input: dict[str, Any]) -> Any:
     return await store.create(input)
 
 
@@ -112,9 +112,9 @@ async def graphql_endpoint(request: Request) -> Response:
     prepared = _prepare(body["query"])
     if isinstance(prepared, list):
         return JSONResponse({"errors": [e.formatted for e in prepared]})
-    result = execute(schema, prepared, variable_values=body.get("variables"), operation_name=body.get("operationName"))
-    if is_awaitable(result):
-        result = await result
+    outcome = execute(schema, prepared, variable_values=body.get("variables"), operation_name=body.get("operationName"))
+    result = await outcome if is_awaitable(outcome) else outcome
+    assert isinstance(result, ExecutionResult)
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [e.formatted for e in result.errors]

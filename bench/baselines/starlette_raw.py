@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from starlette.applications import Starlette
@@ -82,12 +82,12 @@ class AioSqliteAccess:
     async def get(self, product_id: str) -> tuple[Any, ...] | None:
         assert self.reader is not None
         async with self.reader.execute(GET_SQL, (product_id,)) as cursor:
-            return await cursor.fetchone()
+            return cast("tuple[Any, ...] | None", await cursor.fetchone())
 
     async def list(self, limit: int) -> list[tuple[Any, ...]]:
         assert self.reader is not None
         async with self.reader.execute(LIST_SQL, (limit,)) as cursor:
-            return list(await cursor.fetchall())
+            return cast("list[tuple[Any, ...]]", await cursor.fetchall())
 
     async def insert(self, item: dict[str, Any]) -> None:
         assert self.writer is not None

@@ -70,7 +70,7 @@ class CreateProductInput:
 @strawberry.type
 class Query:
     @strawberry.field
-    async def get_product(self, id: strawberry.ID) -> Product | None:  # noqa: A002 - the GraphQL argument name
+    async def get_product(self, id: strawberry.ID) -> Product | None:
         row = await store.get(str(id))
         return Product.from_row(row) if row is not None else None
 
@@ -83,7 +83,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def create_product(self, input: CreateProductInput) -> Product:  # noqa: A002 - the GraphQL argument name
+    async def create_product(self, input: CreateProductInput) -> Product:
         data = {
             "id": input.id, "sku": input.sku, "name": input.name, "description": input.description,
             "priceCents": input.price_cents, "category": input.category, "labels": input.labels,
@@ -95,7 +95,7 @@ class Mutation:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[ParserCache(maxsize=1000), ValidationCache(maxsize=1000)],
+    extensions=[ParserCache(maxsize=1000), ValidationCache(maxsize=1000)],  # type: ignore[list-item]
 )
 
 
@@ -112,5 +112,5 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(lifespan=lifespan)
-app.add_route("/graphql", GraphQL(schema, graphql_ide=None), methods=["GET", "POST"])
+app.add_route("/graphql", GraphQL(schema, graphql_ide=None), methods=["GET", "POST"])  # type: ignore[arg-type]
 app.add_route("/health", health)
