@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from app.config_lines import with_lines
 from app.errors import ConfigError, Problem
 from app.execution import Executor
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
@@ -85,7 +86,8 @@ def build(settings: Settings) -> Runtime:
     problems.extend(resolver_problems)
     problems.extend(bind_resolvers(loaded, built, where))
     if problems:
-        raise ConfigError(problems)
+        text = settings.config_path.read_text() if settings.config_path and settings.config_path.exists() else None
+        raise ConfigError(with_lines(problems, where, text))
 
     store = None
     if loaded.model.models:

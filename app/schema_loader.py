@@ -8,6 +8,7 @@ for a field that does not exist is a start-up error, never a request-time surpri
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,10 +114,23 @@ def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: st
         type_name, _, field_name = coordinate.partition(".")
         field = _field(schema, type_name, field_name)
         if field is None:
-            problems.append(Problem(f"resolver bound to {coordinate}, but the schema has no such field", file=where))
+            file, line = _defined_at(resolver, where)
+            message = f"resolver bound to {coordinate}, but the schema has no such field"
+            problems.append(Problem(message, file=file, line=line))
             continue
         field.resolve = resolver
     return problems
+
+
+def _defined_at(resolver: Any, config_file: str | None) -> tuple[str | None, int | None]:
+    """Where a binding was made: the decorated function's source line, else the config file."""
+    fn = getattr(resolver, "fn", None)
+    if fn is not None and getattr(fn, "_trellis_decorated", False):
+        try:
+            return inspect.getsourcefile(fn), inspect.getsourcelines(fn)[1]
+        except (OSError, TypeError):
+            return None, None
+    return config_file, None
 
 
 def _field(schema: GraphQLSchema, type_name: str, field_name: str) -> Any:

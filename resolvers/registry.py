@@ -11,6 +11,7 @@ entries (``[resolvers."Type.field"]``) name functions as ``"package.module:funct
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +27,8 @@ def resolver(coordinate: str) -> Callable[[Step], Step]:
 
     def bind(fn: Step) -> Step:
         _DECORATED[coordinate] = fn
+        with contextlib.suppress(AttributeError):  # builtins take no attributes; errors then name no line
+            fn._trellis_decorated = True  # type: ignore[attr-defined]
         return fn
 
     return bind

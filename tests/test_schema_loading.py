@@ -97,9 +97,30 @@ def test_a_resolver_bound_to_a_missing_field_fails_at_start_up(tmp_path):
     with pytest.raises(ConfigError) as caught:
         build(settings)
     messages = [str(p) for p in caught.value.problems]
-    assert any("Query.b" in m and "no such field" in m for m in messages)
-    assert any("unknown data source 'missing'" in m for m in messages)
-    assert any("unknown kind 'carrier-pigeon'" in m for m in messages)
+    config = str(tmp_path / "trellis.toml")
+    assert f"{config}:1: resolver bound to Query.b, but the schema has no such field" in messages
+    assert any(m.startswith(f"{config}:3:") and "unknown data source 'missing'" in m for m in messages)
+    assert any(m.startswith(f"{config}:5:") and "unknown kind 'carrier-pigeon'" in m for m in messages)
+
+
+def test_a_decorated_resolver_for_a_missing_field_names_its_source_line(tmp_path):
+    from resolvers import registry
+
+    (tmp_path / "schema.graphql").write_text("type Query { a: String }")
+
+    @registry.resolver("Query.nowhere")
+    def nowhere(ctx):
+        return None
+
+    try:
+        settings = load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".t")
+        with pytest.raises(ConfigError) as caught:
+            build(settings)
+    finally:
+        registry._DECORATED.pop("Query.nowhere")
+    message = str(caught.value.problems[0])
+    assert message.startswith(f"{__file__}:")
+    assert "Query.nowhere" in message
 
 
 def test_bad_config_values_are_all_reported(tmp_path):
