@@ -195,3 +195,51 @@ async def test_demo_shipping_quote_runs_a_lambda_style_function(demo):
     bad = await demo.gql('{ shippingQuote(postcode: "LS1", weightGrams: 0) { carrier } }')
     assert bad["errors"][0]["errorType"] == "Lambda:Unhandled"
     assert "weightGrams must be positive" in bad["errors"][0]["message"]
+
+
+SQL_SCHEMA = """
+type Row { n: Int, label: String }
+type Query { rows(min: Int!): [Row] }
+type Mutation { addRow(n: Int!, label: String!): [Row] }
+"""
+
+
+def rows_request(ctx):
+    return {"sql": "SELECT n, label FROM numbers WHERE n >= :min ORDER BY n", "variables": ctx.arguments}
+
+
+def add_request(ctx):
+    return {
+        "statements": [
+            "CREATE TABLE IF NOT EXISTS numbers (n INTEGER, label TEXT)",
+            "INSERT INTO numbers (n, label) VALUES (:n, :label)",
+            "SELECT n, label FROM numbers ORDER BY n",
+        ],
+        "variables": ctx.arguments,
+    }
+
+
+def broken_request(ctx):
+    return {"sql": "SELECT :missing", "variables": {}}
+
+
+async def test_a_configured_sql_data_source_runs_parameterised_statements(make_client, tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    config = (
+        f'[datasources.numbers]\nkind = "sql"\nurl = "{url}"\n'
+        '[resolvers."Query.rows"]\ndatasource = "numbers"\nrequest = "tests.test_resolvers:rows_request"\n'
+        '[resolvers."Mutation.addRow"]\ndatasource = "numbers"\nrequest = "tests.test_resolvers:add_request"\n'
+    )
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'main.db'}", schema=SQL_SCHEMA, config=config)
+    for n, label in ((1, "one"), (2, "two'; DROP TABLE numbers; --")):
+        await client.data("mutation($n: Int!, $l: String!) { addRow(n: $n, label: $l) { n } }", {"n": n, "l": label})
+    data = await client.data("{ rows(min: 2) { n label } }")
+    assert data["rows"] == [{"n": 2, "label": "two'; DROP TABLE numbers; --"}]
+
+
+async def test_a_sql_request_without_a_value_for_a_parameter_is_refused(make_client, tmp_path):
+    config = '[resolvers."Query.rows"]\ndatasource = "default"\nrequest = "tests.test_resolvers:broken_request"\n'
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'main.db'}", schema=SQL_SCHEMA, config=config)
+    body = await client.gql("{ rows(min: 1) { n } }")
+    assert body["errors"][0]["errorType"] == "ValidationError"
+    assert ":missing" in body["errors"][0]["message"]
