@@ -111,7 +111,7 @@ class Client:
 
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = await self.gql(query, variables)
-        assert not body.get("errors"), body["errors"]
+        assert not body.get("errors"), [e["message"] for e in body["errors"]]
         data: dict[str, Any] = body["data"]
         return data
 

@@ -149,3 +149,42 @@ async def test_composite_primary_key_gets_updates_and_lists_by_partition(demo):
     assert updated["updateStockLevel"]["onHand"] == 9
     body = await demo.gql('mutation { updateStockLevel(input: {warehouseId: "w2", onHand: 9}) { onHand } }')
     assert "productId" in body["errors"][0]["message"]
+
+
+COMPOSITE = """
+type Shipment @model {
+  carrier: String! @primaryKey(sortKeyFields: ["status", "sentAt"])
+  status: String!
+  sentAt: AWSDateTime!
+  region: String! @index(name: "byRegion", queryField: "shipmentsByRegion", sortKeyFields: ["status", "sentAt"])
+}
+"""
+
+
+async def test_composite_sort_keys_take_amplifys_composite_key_conditions(make_client, database_url):
+    client = await make_client(database_url, schema=COMPOSITE)
+    rows = [("dhl", "DELIVERED", "2026-01-01T00:00:00Z"), ("dhl", "SHIPPED", "2026-01-02T00:00:00Z"),
+            ("dhl", "SHIPPED", "2026-01-03T00:00:00Z"), ("ups", "SHIPPED", "2026-01-04T00:00:00Z")]
+    for carrier, status, sent in rows:
+        await client.data(
+            "mutation($c: String!, $s: String!, $t: AWSDateTime!) { createShipment(input: "
+            '{carrier: $c, status: $s, sentAt: $t, region: "eu"}) { carrier } }',
+            {"c": carrier, "s": status, "t": sent},
+        )
+
+    async def sent_at(query, variables=None):
+        data = await client.data(query, variables)
+        return [item["sentAt"] for item in next(iter(data.values()))["items"]]
+
+    assert await sent_at('{ listShipments(carrier: "dhl", statusSentAt: {eq: {status: "SHIPPED"}}) '
+                         "{ items { sentAt } } }") == ["2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"]
+    assert await sent_at('{ listShipments(carrier: "dhl", statusSentAt: {gt: {status: "SHIPPED", '
+                         'sentAt: "2026-01-02T00:00:00Z"}}) { items { sentAt } } }') == ["2026-01-03T00:00:00Z"]
+    assert await sent_at('{ listShipments(carrier: "dhl", statusSentAt: {beginsWith: {status: "SHIPPED", '
+                         'sentAt: "2026-01-03"}}) { items { sentAt } } }') == ["2026-01-03T00:00:00Z"]
+    assert await sent_at('{ shipmentsByRegion(region: "eu", statusSentAt: {between: [{status: "DELIVERED"}, '
+                         '{status: "SHIPPED", sentAt: "2026-01-02T00:00:00Z"}]}) { items { sentAt } } }') == [
+        "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]
+    got = await client.data('{ getShipment(carrier: "ups", status: "SHIPPED", sentAt: "2026-01-04T00:00:00Z") '
+                            "{ region } }")
+    assert got["getShipment"] == {"region": "eu"}

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, and_, cast, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, String, Table, and_, cast, false, func, not_, or_, true, tuple_
 
 from app.errors import ValidationFailedError
 from resolvers.model.spec import ColumnKind, FieldSpec, ModelSpec
@@ -123,13 +123,54 @@ def _pair(value: Any, op: str) -> Sequence[Any]:
     return value
 
 
-def compile_key_condition(col: ColumnElement[Any], condition: Mapping[str, Any] | None) -> ColumnElement[bool]:
-    """``ModelStringKeyConditionInput`` and friends: one operator on a sort key."""
+def compile_key_condition(columns: Sequence[ColumnElement[Any]], condition: Mapping[str, Any] | None
+                          ) -> ColumnElement[bool]:
+    """A sort-key condition: one operator on one key, or on a composite key.
+
+    For a composite key each operand names some leading sort fields (``{status, createdAt}``);
+    ``eq`` matches that prefix, comparisons compare the prefix as a row, and ``beginsWith``
+    matches the earlier fields exactly and the last given one by prefix.
+    """
     if not condition:
         return true()
-    parts: list[ColumnElement[bool]] = [col.is_not(None)]
-    spec = FieldSpec(str(getattr(col, "name", "key")), "String", False, False, ColumnKind.STRING)
-    for op, value in condition.items():
-        if value is not None:
-            parts.append(_operator(col, spec, op, value))
+    parts: list[ColumnElement[bool]] = [column.is_not(None) for column in columns]
+    for op, operand in condition.items():
+        if operand is None:
+            continue
+        if len(columns) == 1:
+            spec = FieldSpec(str(getattr(columns[0], "name", "key")), "String", False, False, ColumnKind.STRING)
+            parts.append(_operator(columns[0], spec, op, operand))
+        else:
+            parts.append(_composite(columns, op, operand))
     return and_(*parts)
+
+
+def _prefix(columns: Sequence[ColumnElement[Any]], operand: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    cols, values = [], []
+    for column in columns:
+        value = operand.get(str(getattr(column, "name", "")))
+        if value is None:
+            break
+        cols.append(column)
+        values.append(value)
+    if not cols:
+        raise ValidationFailedError("A composite key condition needs at least its first sort field")
+    return cols, values
+
+
+def _composite(columns: Sequence[ColumnElement[Any]], op: str, operand: Any) -> ColumnElement[bool]:
+    if op == "between":
+        low, high = _pair(operand, "between")
+        return and_(_composite(columns, "ge", low), _composite(columns, "le", high))
+    cols, values = _prefix(columns, operand)
+    if op == "eq":
+        return and_(*(c == v for c, v in zip(cols, values, strict=True)))
+    if op == "beginsWith":
+        *exact, last = zip(cols, values, strict=True)
+        return and_(*(c == v for c, v in exact), last[0].startswith(str(last[1]), autoescape=True))
+    if op in ("lt", "le", "gt", "ge"):
+        row, bound = tuple_(*cols), tuple_(*values)
+        comparisons = {"lt": row.__lt__, "le": row.__le__, "gt": row.__gt__, "ge": row.__ge__}
+        compared: ColumnElement[bool] = comparisons[op](bound)
+        return compared
+    raise ValidationFailedError(f"Unknown key condition operator {op!r}")

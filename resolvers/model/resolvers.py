@@ -17,7 +17,7 @@ from resolvers.context import RequestScope
 from resolvers.loader import BatchLoader
 from resolvers.model.spec import ModelSpec, RelationSpec
 from resolvers.model.store import ModelStore, Page, PageRequest
-from resolvers.model.transformer import ModelOperation
+from resolvers.model.transformer import ModelOperation, composite_argument
 
 GraphQLResolver = Callable[..., Awaitable[Any]]
 ChangeListener = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
@@ -41,6 +41,12 @@ async def _notify(info: GraphQLResolveInfo[RequestScope], mutation: str, model: 
         await listener(mutation, model, item)
 
 
+def _sort_condition(sort: tuple[str, ...], args: Mapping[str, Any]) -> tuple[tuple[str, ...], Any] | None:
+    name = sort[0] if len(sort) == 1 else composite_argument(sort)
+    condition = args.get(name)
+    return (sort, condition) if condition else None
+
+
 def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> GraphQLResolver:
     model = op.model
     field_name = coordinate.split(".", 1)[1]
@@ -58,8 +64,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
                 partition = spec.primary_key[0]
                 if args.get(partition) is not None:
                     equal[partition] = args[partition]
-                    if args.get(spec.sort_key[0]):
-                        sort_condition = (spec.sort_key[0], args[spec.sort_key[0]])
+                    sort_condition = _sort_condition(spec.sort_key, args)
             request = PageRequest(
                 model=model, order=spec.primary_key, equal=equal, sort_condition=sort_condition,
                 filter=args.get("filter"), descending=args.get("sortDirection") == "DESC",
@@ -72,9 +77,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
         index = next(i for i in spec.indexes if i.name == op.index)
 
         async def by_index(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
-            sort_condition = None
-            if index.sort and args.get(index.sort[0]):
-                sort_condition = (index.sort[0], args[index.sort[0]])
+            sort_condition = _sort_condition(index.sort, args) if index.sort else None
             request = PageRequest(
                 model=model, order=(index.partition, *index.sort), equal={index.partition: args[index.partition]},
                 sort_condition=sort_condition, filter=args.get("filter"),

@@ -90,7 +90,8 @@ class PageRequest:
     model: str
     order: tuple[str, ...]
     equal: Mapping[str, Any]
-    sort_condition: tuple[str, Mapping[str, Any]] | None = None
+    sort_condition: tuple[tuple[str, ...], Mapping[str, Any]] | None = None
+    """Sort-key fields and a condition on them (scalar operands, or mappings when composite)."""
     filter: Mapping[str, Any] | None = None
     descending: bool = False
     limit: int | None = None
@@ -211,8 +212,8 @@ class ModelStore:
         order = self._order_columns(request)
         conditions: list[ColumnElement[bool]] = [table.c[k] == v for k, v in request.equal.items()]
         if request.sort_condition is not None:
-            column, condition = request.sort_condition
-            conditions.append(compile_key_condition(table.c[column], condition))
+            sort_fields, condition = request.sort_condition
+            conditions.append(compile_key_condition([table.c[c] for c in sort_fields], condition))
         conditions.append(compile_filter(table, spec, request.filter))
         if request.next_token:
             after = self.tokens.decode(request.next_token, self._fingerprint(request))

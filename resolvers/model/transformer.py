@@ -118,6 +118,15 @@ def key_condition_input(spec: FieldSpec) -> str:
     return "ModelStringKeyConditionInput"
 
 
+def _key_operand_type(spec: FieldSpec) -> str:
+    return key_condition_input(spec).removeprefix("Model").removesuffix("KeyConditionInput")
+
+
+def composite_argument(sort: tuple[str, ...]) -> str:
+    """Amplify names a composite sort-key argument by joining its fields: ``statusCreatedAt``."""
+    return lower_first("".join(upper_first(f) for f in sort))
+
+
 class _Generator:
     def __init__(self, document: DocumentNode, models: dict[str, ModelSpec]) -> None:
         self.document = document
@@ -217,8 +226,7 @@ class _Generator:
             key_args = ""
             if m.sort_key:
                 pk = m.fields[m.primary_key[0]]
-                sk = m.fields[m.sort_key[0]]
-                key_args = (f"{pk.name}: {pk.type_name}, {sk.name}: {key_condition_input(sk)}, "
+                key_args = (f"{pk.name}: {pk.type_name}, {self._sort_key_arg(m, m.sort_key, 'Primary')}"
                             "sortDirection: ModelSortDirection, ")
             self.query.append(
                 f"  {lst}({key_args}filter: Model{n}FilterInput, limit: Int, nextToken: String): Model{n}Connection"
@@ -228,10 +236,7 @@ class _Generator:
             if not index.query_field:
                 continue
             pk = m.fields[index.partition]
-            sk_arg = ""
-            if index.sort:
-                sk = m.fields[index.sort[0]]
-                sk_arg = f"{sk.name}: {key_condition_input(sk)}, "
+            sk_arg = self._sort_key_arg(m, index.sort, upper_first(index.name)) if index.sort else ""
             self.query.append(
                 f"  {index.query_field}({pk.name}: {pk.type_name}!, {sk_arg}sortDirection: ModelSortDirection, "
                 f"filter: Model{n}FilterInput, limit: Int, nextToken: String): Model{n}Connection"
@@ -256,6 +261,25 @@ class _Generator:
                 self.operations[f"Subscription.{name}"] = ModelOperation("subscribe", n)
         for rel in m.relations.values():
             self.operations[f"{n}.{rel.field}"] = ModelOperation("list" if rel.many else "get", rel.target)
+
+    def _sort_key_arg(self, m: ModelSpec, sort: tuple[str, ...], label: str) -> str:
+        """The sort-key condition argument; several sort fields make Amplify's composite input."""
+        if len(sort) == 1:
+            sk = m.fields[sort[0]]
+            return f"{sk.name}: {key_condition_input(sk)}, "
+        key_input = f"Model{m.name}{label}CompositeKeyInput"
+        condition = f"Model{m.name}{label}CompositeKeyConditionInput"
+        if key_input not in self.input_objects:
+            self.input_objects.add(key_input)
+            # Operand types follow the single-field key conditions (String for dates too), so a
+            # beginsWith on a partial timestamp is expressible.
+            parts = " ".join(f"{f}: {_key_operand_type(m.fields[f])}" for f in sort)
+            self.sdl.append(f"input {key_input} {{ {parts} }}")
+            self.sdl.append(
+                f"input {condition} {{ eq: {key_input} le: {key_input} lt: {key_input} ge: {key_input} "
+                f"gt: {key_input} between: [{key_input}] beginsWith: {key_input} }}"
+            )
+        return f"{composite_argument(sort)}: {condition}, "
 
     def root_sdl(self, existing: set[str]) -> None:
         for root, lines in (("Query", self.query), ("Mutation", self.mutation), ("Subscription", self.subscription)):
