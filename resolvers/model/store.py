@@ -109,6 +109,8 @@ class ModelStore:
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {name: self._table(spec) for name, spec in models.items()}
         self._prepared_by_shape: dict[tuple[Any, ...], PreparedSelect] = {}
+        # One INSERT per model, values as parameters: compiled once instead of per write.
+        self._inserts = {name: insert(table) for name, table in self.tables.items()}
 
     def _table(self, spec: ModelSpec) -> Table:
         columns = [
@@ -365,13 +367,11 @@ class ModelStore:
         missing = [f.name for f in spec.fields.values() if f.non_null and item.get(f.name) is None]
         if missing:
             raise ValidationFailedError(f"Missing required field(s) {', '.join(missing)} for {model}")
-        table = self.tables[model]
-
-        statement = insert(table).values(item)
+        statement = self._inserts[model]
 
         def write(conn: Connection) -> Item:
             try:
-                conn.execute(statement)
+                conn.execute(statement, item)
             except IntegrityError as exc:
                 raise ConditionFailedError(CONDITION_FAILED) from exc
             return item
