@@ -28,6 +28,7 @@ from graphql.pyutils import is_awaitable
 
 from app.errors import QueryLimitError, TrellisError
 from app.limits import QueryLimits, check_tokens, limit_rules
+from app.plan_executor import PlanExecutor
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Executor:
         self._rules = [*specified_rules, *limit_rules(limits)]
         self._cache: OrderedDict[str, Prepared] = OrderedDict()
         self._cache_size = cache_size
+        self._plans = PlanExecutor(schema, cache_size=cache_size)
 
     def prepare(self, query: str) -> Prepared:
         cached = self._cache.get(query)
@@ -97,13 +99,20 @@ class Executor:
         assert prepared.document is not None
         if request.variables is not None and not isinstance(request.variables, Mapping):
             return ExecutionResult(None, [GraphQLError("Variables must be an object")])
-        result = execute(
-            self.schema,
-            prepared.document,
-            context_value=context,
-            variable_values=dict(request.variables) if request.variables else None,
-            operation_name=request.operation_name,
-        )
+        variables = dict(request.variables) if request.variables else None
+        # Cached documents run through a plan compiled once per document (same results as
+        # graphql-core's executor, several times cheaper); what it does not plan falls back.
+        plan = self._plans.plan(prepared.document, request.operation_name)
+        if plan is not None:
+            result = self._plans.execute(plan, None, context, variables)
+        else:
+            result = execute(
+                self.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=request.operation_name,
+            )
         if is_awaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)

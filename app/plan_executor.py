@@ -22,20 +22,25 @@ This module splits execution in two:
   the scalar's output coercion unchanged; no info, no path, no type switch.  Resolve infos
   and paths are only built when a resolver, a type resolver or an error needs them.
 
-Operations the plan does not cover (subscriptions, introspection-free edge cases such as
-fragment arguments, ``@defer``/``@stream``, disabled error propagation, unknown or ambiguous
-operations) make :meth:`PlanExecutor.plan` return ``None``; the caller then uses
-``graphql.execute``.  Resolvers, like the rest of the schema, are read when a plan is built:
-finish configuring the schema before planning.
+Queries and mutations are planned, introspection fields included (they are ordinary fields
+with resolvers).  Everything else makes :meth:`PlanExecutor.plan` return ``None`` and the
+caller uses ``graphql.execute``: subscriptions, unknown or ambiguous operation names,
+experimental fragment arguments, ``@defer``/``@stream`` and
+``@experimental_disableErrorPropagation``.  Field resolvers are read when a plan is built
+(finish configuring the schema before planning); ``resolve_type`` and ``is_type_of`` are read
+per value, as graphql-core does.
 
 ``python -m app.plan_executor`` prints a micro-benchmark against ``graphql.execute``.
 """
+
+# Resolvers may raise anything: like graphql-core, every Exception becomes a field error.
+# ruff: noqa: BLE001
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from enum import Enum
 from types import NoneType
@@ -59,11 +64,11 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
-    Node,
     ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
     VariableNode,
     assert_valid_schema,
     default_type_resolver,
@@ -220,7 +225,7 @@ class _FieldPlan:
         self.args: dict[str, Any] = {}
         self.dynamic_args = False
         self.fast = _GENERAL
-        self.pass_type: type | None = None
+        self.pass_type: Any = None  # a type, or None if values always need coercion
         self.check = _CHECK_NONE
         self._plan_arguments()
         self._plan_shortcut()
@@ -229,11 +234,11 @@ class _FieldPlan:
         node = self.nodes[0]
         if not (self.field_def.args or node.arguments):
             return  # graphql-core passes no arguments at all in this case
-        if not _contains_variables(node.arguments):
+        if not any(_contains_variables(argument.value) for argument in node.arguments or ()):
             # Literal arguments (and defaults) coerce to the same values on every request.
             try:
                 args = get_argument_values(self.field_def, node)
-            except Exception:  # noqa: BLE001 - let the request report the error, as graphql-core would
+            except Exception:  # let the request report the error, as graphql-core would
                 args = None
             if args is not None and all(_is_immutable(value) for value in args.values()):
                 self.args = args
@@ -254,26 +259,14 @@ class _FieldPlan:
             self.pass_type, self.check = pass_through
 
 
-def _contains_variables(nodes: Iterable[Any] | None) -> bool:
-    for node in nodes or ():
-        value = getattr(node, "value", None)
-        if isinstance(value, VariableNode):
-            return True
-        if isinstance(value, ListValueNode) and _contains_variables(
-            # wrap list items so that they look like argument nodes with a ``value``
-            [_ValueHolder(item) for item in value.values]
-        ):
-            return True
-        if isinstance(value, ObjectValueNode) and _contains_variables(value.fields):
-            return True
+def _contains_variables(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_contains_variables(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_contains_variables(field.value) for field in value.fields)
     return False
-
-
-class _ValueHolder:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 def _is_immutable(value: Any) -> bool:
@@ -379,7 +372,7 @@ class _Compiler:
         raise _Unsupported
 
 
-class _Unsupported(Exception):  # noqa: N818 - internal signal, never escapes planning
+class _Unsupported(Exception):
     """Raised while planning for documents the plan executor leaves to graphql-core."""
 
 
@@ -408,7 +401,7 @@ class Plan:
         self.serial = operation.operation == OperationType.MUTATION
         self.variable_definitions = operation.variable_definitions or ()
         self.condition_variables = tuple(sorted(_condition_variables(operation, fragments)))
-        self._variants: dict[tuple[bool, ...], _ObjectPlan] = {}
+        self._variants: dict[tuple[Any, ...], _ObjectPlan] = {}
         if not self.condition_variables:
             self._variants[()] = self._compile({})
 
@@ -421,21 +414,27 @@ class Plan:
         if not names:
             return self._variants[()]
         key = tuple(coerced.get(name) for name in names)
-        root = self._variants.get(key)  # type: ignore[arg-type]
+        root = self._variants.get(key)
         if root is None:
             if not all(type(value) is bool for value in key):
                 # A missing or null condition is a request error in graphql-core; let it report it.
                 return None
             if len(self._variants) >= self.MAX_VARIANTS:
                 self._variants.clear()
-            root = self._variants[key] = self._compile(dict(zip(names, key, strict=True)))  # type: ignore[arg-type]
+            root = self._variants[key] = self._compile(
+                {name: bool(value) for name, value in zip(names, key, strict=True)}
+            )
         return root
 
 
 def _condition_variables(
     operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> set[str]:
-    """Variables that @skip/@include depend on, anywhere in the operation or its fragments."""
+    """Variables that @skip/@include depend on, anywhere in the operation or its fragments.
+
+    Raises _Unsupported for a condition that is neither a variable nor a boolean literal
+    (validation rules those out), so that variants compiled later, per request, can't fail.
+    """
     names: set[str] = set()
     seen: set[str] = set()
     stack: list[SelectionSetNode] = [operation.selection_set]
@@ -443,9 +442,13 @@ def _condition_variables(
         for selection in stack.pop().selections:
             for directive in selection.directives or ():
                 if directive.name.value in ("skip", "include"):
-                    for argument in directive.arguments or ():
-                        if isinstance(argument.value, VariableNode):
-                            names.add(argument.value.name.value)
+                    conditions = [
+                        argument.value for argument in directive.arguments or () if argument.name.value == "if"
+                    ]
+                    if len(conditions) != 1 or not isinstance(conditions[0], VariableNode | BooleanValueNode):
+                        raise _Unsupported
+                    if isinstance(conditions[0], VariableNode):
+                        names.add(conditions[0].name.value)
             if isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name not in seen and name in fragments:
@@ -617,7 +620,9 @@ class _Run:
         for index, field in enumerate(fields):
             result = self.execute_field(field, source, None)
             if type(result) not in _PLAIN and default_is_awaitable(result):
-                return self.execute_remaining_serially(results, field.response_name, result, fields[index + 1 :], source)
+                return self.execute_remaining_serially(
+                    results, field.response_name, result, fields[index + 1 :], source
+                )
             results[field.response_name] = result
         return results
 
@@ -729,7 +734,9 @@ class _Run:
         plan = self.plan
         helpers = self._helpers
         if helpers is None:
-            helpers = self._helpers = GraphQLResolveInfoHelpers(gather=self.gather_async_work, track=self.track_async_work)
+            helpers = self._helpers = GraphQLResolveInfoHelpers(
+                gather=self.gather_async_work, track=self.track_async_work
+            )
         return GraphQLResolveInfo(
             field.field_name,
             field.nodes,
@@ -887,7 +894,9 @@ class _Run:
                 info = self.build_resolve_info(field, field_path)
             runtime_type = (resolve_type or default_type_resolver)(result, info, abstract_type)
             if type(runtime_type) is not str and runtime_type is not None and default_is_awaitable(runtime_type):
-                return self.complete_abstract_value_async(completer, field, field_path, path, info, result, runtime_type)
+                return self.complete_abstract_value_async(
+                    completer, field, field_path, path, info, result, runtime_type
+                )
         return self.complete_object_value(
             completer,
             self.ensure_valid_runtime_type(runtime_type, abstract_type, field, result),
@@ -978,7 +987,11 @@ class _Run:
         # exception, null or awaitable, so it goes straight to its object's fields.
         object_completer = item_completer.of_type if item_completer.kind == _NON_NULL else item_completer
         object_plan: _ObjectPlan | None = None
-        if object_completer is not None and object_completer.kind == _OBJECT and object_completer.type.is_type_of is None:
+        if (
+            object_completer is not None
+            and object_completer.kind == _OBJECT
+            and object_completer.type.is_type_of is None
+        ):
             object_plan = object_completer.object_plan(object_completer.type)
 
         completed_results: list[Any] = []
@@ -1001,7 +1014,11 @@ class _Run:
                     else:
                         append(completed)
                 elif type(item) not in _PLAIN and default_is_awaitable(item):
-                    append(self.complete_awaitable_list_item_value(item, item_completer, field, field_path, item_path, info))
+                    append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_completer, field, field_path, item_path, info
+                        )
+                    )
                     awaitable_indices.append(index)
                 elif self.complete_list_item_value(
                     item, completed_results, item_completer, field, field_path, item_path, info
@@ -1095,7 +1112,9 @@ class _Run:
                     raise located_error(raw_error, field.nodes, path.as_list()) from raw_error
                 if default_is_awaitable(item):
                     completed_results.append(
-                        self.complete_awaitable_list_item_value(item, item_completer, field, field_path, item_path, info)
+                        self.complete_awaitable_list_item_value(
+                            item, item_completer, field, field_path, item_path, info
+                        )
                     )
                     awaitable_indices.append(index)
                 elif self.complete_list_item_value(
@@ -1194,13 +1213,17 @@ def _benchmark() -> None:  # pragma: no cover - a measuring tool, not part of th
 
     async def run_stock(document: DocumentNode) -> ExecutionResult:
         result = graphql_execute(schema, document)
-        return await result if default_is_awaitable(result) else result  # type: ignore[misc]
+        if isinstance(result, ExecutionResult):
+            return result
+        return await result
 
     async def run_plan(document: DocumentNode) -> ExecutionResult:
         plan = executor.plan(document)
         assert plan is not None
         result = executor.execute(plan)
-        return await result if default_is_awaitable(result) else result  # type: ignore[no-any-return]
+        if isinstance(result, ExecutionResult):
+            return result
+        return await result
 
     async def measure(run: Callable[[DocumentNode], Awaitable[ExecutionResult]], document: DocumentNode) -> float:
         for _ in range(200):
