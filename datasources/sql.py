@@ -306,15 +306,16 @@ class SqliteDatabase(SqlDatabase):
         for listener in self.statement_listeners:
             listener(prepared.sql)
         rows = driver.execute(prepared.sql, [parameters[name] for name in prepared.parameter_order]).fetchall()
-        keys, converters = prepared.keys, prepared.converters
-        if not any(converters):
-            return [dict(zip(keys, row, strict=True)) for row in rows]
-        out = []
-        for row in rows:
-            out.append({
-                key: (convert(value) if convert is not None and value is not None else value)
-                for key, convert, value in zip(keys, converters, row, strict=True)
-            })
+        keys = prepared.keys
+        out = [dict(zip(keys, row, strict=True)) for row in rows]
+        for index, convert in enumerate(prepared.converters):
+            if convert is None:
+                continue
+            key = keys[index]
+            for item in out:
+                value = item[key]
+                if value is not None:
+                    item[key] = convert(value)
         return out
 
     async def fetch(self, prepared: PreparedSelect, parameters: Mapping[str, Any], *,
