@@ -17,11 +17,11 @@ AREAS = (
     ("SQLAlchemy", ("sqlalchemy/",)),
     ("aiosqlite + sqlite3", ("aiosqlite/", "sqlite3/")),
     ("Starlette", ("starlette/",)),
-    ("uvicorn + h11", ("uvicorn/", "h11/")),
+    ("uvicorn (HTTP protocol)", ("uvicorn/", "h11/", "httptools/")),
     ("logging", ("logging/",)),
     ("json", ("json/",)),
     ("prometheus_client", ("prometheus_client/",)),
-    ("asyncio", ("asyncio/",)),
+    ("asyncio / event loop (uvloop's C time lands in Runner.run)", ("asyncio/",)),
     ("threads and queues", ("threading.py", "queue.py", "concurrent/")),
 )
 

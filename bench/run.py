@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shutil
 import socket
 import sqlite3
@@ -85,6 +86,15 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+
+    def runtime(self) -> dict[str, str]:
+        """The event loop and HTTP parser uvicorn really uses, from the process's loaded libraries."""
+        try:
+            maps = Path(f"/proc/{self.process.pid}/maps").read_text()
+        except OSError:
+            return {"loop": "unknown", "http": "unknown"}
+        return {"loop": "uvloop" if "/uvloop/" in maps else "asyncio",
+                "http": "httptools" if "/httptools/" in maps else "h11"}
 
     @property
     def db(self) -> Path:
@@ -301,14 +311,51 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_times() -> dict[str, tuple[int, int, int]]:
+    """Per CPU from /proc/stat: (busy, steal, total) jiffies."""
+    out: dict[str, tuple[int, int, int]] = {}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        name, *values = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        v = [int(x) for x in values[:8]]
+        total = sum(v)
+        idle = v[3] + v[4]  # idle + iowait
+        out[name[3:]] = (total - idle - v[7], v[7], total)
+    return out
+
+
 def wrk_once(plan: Plan, server: Server, scenario: str, tag: str, duration: float) -> dict[str, Any]:
     script = script_for(plan, server, scenario, tag)
+    stat_before = cpu_times()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
     result = run_wrk(server.url(scenario), script, duration, plan.connections, plan.client_cpu)
+    wall = time.monotonic() - wall_before
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["wrk_cpu_share"] = round((children_after.ru_utime - children_before.ru_utime
+                                     + children_after.ru_stime - children_before.ru_stime) / wall, 3)
     # A saturated one-worker server on its own core shows ~1.0; much less means it waited (on
     # the disk, say) or something else on the machine took its CPU.
-    result["server_cpu_share"] = round((cpu_seconds(server.process.pid) - cpu_before)
-                                       / (time.monotonic() - wall_before), 3)
+    share = (cpu_seconds(server.process.pid) - cpu_before) / wall
+    result["server_cpu_share"] = round(share, 3)
+    stat_after = cpu_times()
+    for role, cpu in (("server", plan.server_cpu), ("client", plan.client_cpu)):
+        if cpu is None or cpu not in stat_before or cpu not in stat_after:
+            continue
+        busy, steal, total = (a - b for a, b in zip(stat_after[cpu], stat_before[cpu], strict=True))
+        if total > 0:
+            result[f"{role}_cpu_busy"] = round(busy / total, 3)
+            result[f"{role}_cpu_steal"] = round(steal / total, 3)
+    if "server_cpu_busy" in result:
+        # Whatever else ran on the server's CPU during the run (other processes, interrupts).
+        result["server_cpu_others"] = round(max(0.0, result["server_cpu_busy"] - share), 3)
+    if "client_cpu_busy" in result:
+        result["client_cpu_others"] = round(max(0.0, result["client_cpu_busy"] - result["wrk_cpu_share"]), 3)
     return result
 
 
@@ -408,7 +455,7 @@ def profile_trellis(plan: Plan, server: Server) -> dict[str, Any]:
     for scenario in plan.scenarios:
         raw = RESULTS / f"profile-trellis-{scenario}.txt"
         seconds = str(max(1, round(plan.duration)))
-        record = pinned([spy, "record", "--pid", str(server.process.pid), "--rate", "250", "--format", "raw",
+        record = pinned([spy, "record", "--pid", str(server.process.pid), "--rate", "100", "--format", "raw",
                          "--threads", "--nonblocking", "--duration", seconds, "--output", str(raw)],
                         plan.client_cpu)
         spy_process = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -460,8 +507,8 @@ def machine() -> dict[str, Any]:
         "wrk": wrk_version(),
         "packages": {p: _version(p) for p in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn",
                                               "h11", "sqlalchemy", "aiosqlite", "py-spy")},
-        "uvicorn_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "uvicorn_http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "uvloop_installed": importlib.util.find_spec("uvloop") is not None,
+        "httptools_installed": importlib.util.find_spec("httptools") is not None,
         "trellis_commit": _git("rev-parse", "--short", "HEAD") or "unknown",
         "trellis_dirty": bool(_git("status", "--porcelain", "--", "app", "resolvers", "datasources", "auth")),
     }
@@ -492,6 +539,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="also profile Trellis under wrk load with py-spy")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs, scripts)")
+    p.add_argument("--render", metavar="RESULTS_JSON", default=None,
+                   help="measure nothing: rewrite the tables and docs/benchmarks.md from a saved results file")
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.duration = 1, 3.0
@@ -504,6 +553,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        saved: dict[str, Any] = json.loads(Path(args.render).read_text())
+        saved["goals"] = report.goals(saved)
+        print(report.results_markdown(saved))
+        if not args.no_doc:
+            report.write_doc(DOC, saved)
+            log(f"wrote {DOC.relative_to(REPO)} from {args.render}")
+        return 0
     if wrk_path() is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
@@ -523,10 +580,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = dt.datetime.now(dt.UTC)
     load_before = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None
+    environment = machine()  # before anything starts: the code and packages the servers load
     command = "python -m bench.run" + ("" if argv is None and len(sys.argv) <= 1 else
                                        " " + " ".join(argv if argv is not None else sys.argv[1:]))
     workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-"))
     servers: dict[str, Server] = {}
+    runtimes: dict[str, dict[str, str]] = {}
     try:
         seed_dir = seed(workdir, args.products, server_cpu)
         expect = expectations(seed_dir / "trellis.db")
@@ -539,7 +598,9 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             for server in servers.values():
                 verify(server, scenario, expect)
-        log("every server answers every scenario correctly; measuring")
+        runtimes = {name: server.runtime() for name, server in servers.items()}
+        log("every server answers every scenario correctly; measuring "
+            + ", ".join(f"{n}: {r['loop']}+{r['http']}" for n, r in runtimes.items()))
         results = measure(plan, servers)
         profiles = profile_trellis(plan, servers["trellis"]) if args.profile and "trellis" in servers else {}
     finally:
@@ -556,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "elapsed_s": round((finished - started).total_seconds(), 1),
-        "machine": {**machine(), "loadavg_before": load_before},
+        "machine": {**environment, "loadavg_before": load_before,
+                    "loadavg_after": machine()["loadavg_after"], "server_runtimes": runtimes},
         "config": {
             "runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
             "connections": args.connections, "latency_duration_s": args.latency_duration,

@@ -93,7 +93,7 @@ def wrk_version() -> str:
         return "missing"
     out = subprocess.run([path, "-v"], capture_output=True, text=True, check=False)
     text = (out.stdout + out.stderr).strip().splitlines()
-    return text[0] if text else "unknown"
+    return text[0].split(" Copyright")[0] if text else "unknown"
 
 
 def _lua_string(value: str | None) -> str:
