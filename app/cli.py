@@ -20,10 +20,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.observability import configure_access_log
     from app.server import create_app
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_access_log(settings.log_level)
     if not settings.env_api_key:
         logging.getLogger("trellis").warning(
             "no TRELLIS_API_KEY set: requests need a key made with 'trellis api-key create'"

@@ -182,9 +182,16 @@ class GraphQLEndpoint:
         else:
             status, body = outcomes[0][0], outcomes[0][1]
         error_types = [e.get("errorType") or "" for o in outcomes for e in o[1].get("errors", ())]
-        self._record(requests[0].operation_name, outcomes[0][2], status, started, error_types)
+        self._record(self._operation_name(requests[0]), outcomes[0][2], status, started, error_types)
         headers = {"Allow": "POST"} if status == 405 else None
         return _json_response(body, status, media_type, headers)
+
+    def _operation_name(self, graphql_request: GraphQLRequest) -> str | None:
+        """The operation that ran: the one asked for, or the document's only (named) one."""
+        if graphql_request.operation_name is not None:
+            return graphql_request.operation_name
+        operations = self.runtime.executor.prepare(graphql_request.query).operations
+        return next(iter(operations)) if len(operations) == 1 else None
 
     def _record(self, name: str | None, op_type: str, status: int, started: float,
                 error_types: list[str]) -> None:

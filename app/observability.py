@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,18 +50,24 @@ class Metrics:
 def log_request(
     *, operation_name: str | None, operation_type: str, status: int, seconds: float, error_types: Sequence[str]
 ) -> None:
+    """One JSON line per request. Built by hand: it runs on every request, and ``json.dumps`` of
+    a dict plus a timestamp formatter cost more than the GraphQL work of a small query."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    name = "null" if operation_name is None else json.dumps(operation_name)
+    errors = json.dumps(list(error_types)) if error_types else "[]"
     access_log.info(
-        json.dumps(
-            {
-                "event": "graphql_request",
-                "operationName": operation_name,
-                "operationType": operation_type,
-                "status": status,
-                "durationMs": round(seconds * 1000, 3),
-                "errorTypes": list(error_types),
-            },
-            separators=(",", ":"),
-        )
+        f'{{"event":"graphql_request","time":{time.time():.3f},"operationName":{name},'
+        f'"operationType":"{operation_type}","status":{status},"durationMs":{seconds * 1000:.3f},'
+        f'"errorTypes":{errors}}}'
     )
+
+
+def configure_access_log(level: str) -> None:
+    """Access lines go to stderr as bare JSON (their own timestamp inside), not via the root
+    logger's text format."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.handlers[:] = [handler]
+    access_log.propagate = False
+    access_log.setLevel(level.upper())

@@ -145,3 +145,19 @@ async def test_readiness_and_metrics_on_a_real_server(tmp_path):
             await asyncio.sleep(0)
             metrics = (await http.get("/metrics")).text
         assert 'trellis_graphql_requests_total{operation_type="query",status="200"} 1.0' in metrics
+
+
+async def test_each_request_logs_one_json_line_with_name_duration_and_error_types(make_client, tmp_path, caplog):
+    import json
+    import logging
+
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    with caplog.at_level(logging.INFO, logger="trellis.access"):
+        await client.post('query Named { getProduct(id: "x") { id } }')
+        await client.post('mutation Bad { updateProduct(input: {id: "ghost", name: "n"}) { id } }')
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "trellis.access"]
+    assert [(line["operationName"], line["operationType"], line["errorTypes"]) for line in lines] == [
+        ("Named", "query", []),
+        ("Bad", "mutation", ["ConditionalCheckFailedException"]),
+    ]
+    assert all(line["durationMs"] >= 0 and line["status"] == 200 for line in lines)
