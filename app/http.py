@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
@@ -27,6 +27,8 @@ from app.errors import BadRequestError, QueryLimitError, TrellisError, Unauthori
 from app.execution import GraphQLRequest
 from app.observability import Metrics, log_request
 from app.runtime import Runtime
+from auth.base import AuthRequest
+from auth.modes import Identity
 from resolvers.context import RequestInfo, RequestScope
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -112,6 +114,18 @@ def _loads(text: str | bytes, what: str) -> Any:
         raise _Reject(400, BadRequestError(f"{what} is not valid JSON")) from exc
 
 
+def _auth_request(request: Request, read_body: Callable[[Request], Awaitable[bytes]]) -> AuthRequest:
+    client = request.client
+    return AuthRequest(
+        method=request.method,
+        path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+        query_string=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=request.headers,
+        read_body=lambda: read_body(request),
+        source_ip=client.host if client else None,
+    )
+
+
 def _json_param(params: Mapping[str, str], name: str) -> Any:
     value = params.get(name)
     if value is None or value == "":
@@ -164,8 +178,10 @@ class GraphQLEndpoint:
         if request.method not in ("GET", "POST"):
             error = BadRequestError(f"Method {request.method} is not allowed")
             raise _Reject(405, error, {"Allow": "GET, POST"})
-        if not await self.runtime.api_keys.verify(request.headers.get("x-api-key")):
-            raise _Reject(401, UnauthorizedError(UNAUTHORIZED_MESSAGE))
+        try:
+            identity = await self.runtime.authenticator.authenticate(_auth_request(request, self._body))
+        except UnauthorizedError as exc:
+            raise _Reject(401, exc) from exc
         if accepted is None:
             raise _Reject(406, BadRequestError(f"Acceptable media types are {GRAPHQL_RESPONSE} and {JSON}"))
         batch, requests = await self._read(request)
@@ -174,7 +190,7 @@ class GraphQLEndpoint:
         # than most resolvers that read it.
         host = request.headers.get("host")
         scope_request = RequestInfo(headers=request.headers, domain_name=host.split(":")[0] if host else None)
-        outcomes = [await self._run_one(r, request.method, scope_request, media_type) for r in requests]
+        outcomes = [await self._run_one(r, request.method, scope_request, media_type, identity) for r in requests]
         body: Any
         if batch:
             # Each operation's errors are in its own result; the batch itself succeeded.
@@ -230,6 +246,13 @@ class GraphQLEndpoint:
         return False, [_parse_request(raw_body)]
 
     async def _body(self, request: Request) -> bytes:
+        """The body, read once (SigV4 may need it before the GraphQL request is parsed)."""
+        cached: bytes | None = request.scope.get("trellis.body")
+        if cached is None:
+            cached = request.scope["trellis.body"] = await self._read_body(request)
+        return cached
+
+    async def _read_body(self, request: Request) -> bytes:
         limit = self.limits.max_body_bytes
         declared = request.headers.get("content-length")
         too_big = _Reject(413, QueryLimitError(f"Request body exceeds {limit} bytes"))
@@ -245,7 +268,7 @@ class GraphQLEndpoint:
         return bytes(chunks)
 
     async def _run_one(
-        self, graphql_request: GraphQLRequest, method: str, info: RequestInfo, media_type: str
+        self, graphql_request: GraphQLRequest, method: str, info: RequestInfo, media_type: str, identity: Identity
     ) -> tuple[int, dict[str, Any], str]:
         """Run one operation: (HTTP status, response body, operation type for metrics)."""
         # Under application/json every well-formed request gets 200; the newer media type
@@ -267,7 +290,7 @@ class GraphQLEndpoint:
         if op_type is OperationType.SUBSCRIPTION:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
             return request_error_status, _error_body(error), op_type.value
-        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=None)
+        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync)
         result: ExecutionResult = await executor.execute(prepared, graphql_request, scope)
         errors = result.errors or []
         body: dict[str, Any] = {"data": result.data}

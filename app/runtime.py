@@ -15,7 +15,8 @@ from app.errors import ConfigError, Problem
 from app.execution import Executor
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
-from auth.api_keys import ApiKeyStore
+from auth.api_keys import ApiKeyAuthorizer, ApiKeyStore
+from auth.base import Authenticator
 from datasources.base import DataSource, build_data_source
 from datasources.sql import SqlDatabase, SqlDataSource, open_database
 from resolvers.model.store import ModelStore
@@ -34,6 +35,7 @@ class Runtime:
     database: SqlDatabase
     resolvers: ResolverRuntime
     api_keys: ApiKeyStore
+    authenticator: Authenticator
     datasources: dict[str, DataSource] = field(default_factory=dict)
     ready: bool = False
 
@@ -92,12 +94,14 @@ def build(settings: Settings) -> Runtime:
     store = None
     if loaded.model.models:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
+    api_keys = ApiKeyStore(database)
     return Runtime(
         settings=settings,
         loaded=loaded,
         executor=Executor(loaded.schema, settings.limits),
         database=database,
         resolvers=ResolverRuntime(datasources=datasources, store=store),
-        api_keys=ApiKeyStore(database),
+        api_keys=api_keys,
+        authenticator=Authenticator([ApiKeyAuthorizer(api_keys)]),
         datasources=datasources,
     )

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Boolean, Column, Connection, MetaData, Table, Text, insert, select, update
 
+from app.errors import UnauthorizedError
+from auth.base import UNAUTHORIZED_MESSAGE, AuthRequest
+from auth.modes import AuthMode, Identity
 from datasources.sql import SqlDatabase
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -119,3 +122,24 @@ class ApiKeyStore:
             return False
         expires_at, revoked = entry
         return not revoked and (expires_at is None or self._clock() < expires_at)
+
+
+class ApiKeyAuthorizer:
+    """API_KEY mode: the ``x-api-key`` header, checked against the key store."""
+
+    mode = AuthMode.API_KEY
+
+    def __init__(self, store: ApiKeyStore) -> None:
+        self.store = store
+
+    def presents(self, request: AuthRequest) -> bool:
+        return "x-api-key" in request.headers
+
+    async def authenticate(self, request: AuthRequest) -> Identity:
+        if not await self.store.verify(request.headers.get("x-api-key")):
+            raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
+        return API_KEY_IDENTITY
+
+
+# AppSync passes no identity to resolvers for API-key requests.
+API_KEY_IDENTITY = Identity(AuthMode.API_KEY, None)

@@ -1,0 +1,30 @@
+"""The AppSync authorization modes, and the identity a request authenticated as."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class AuthMode(StrEnum):
+    API_KEY = "API_KEY"
+    AWS_IAM = "AWS_IAM"
+    OPENID_CONNECT = "OPENID_CONNECT"
+    AMAZON_COGNITO_USER_POOLS = "AMAZON_COGNITO_USER_POOLS"
+    AWS_LAMBDA = "AWS_LAMBDA"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made a request, and through which mode.
+
+    ``appsync`` is the ``ctx.identity`` a resolver sees, in AppSync's shape for the mode (AppSync
+    gives API-key requests no identity at all, hence ``None``). ``groups`` feeds
+    ``@aws_cognito_user_pools(cognito_groups:)`` checks.
+    """
+
+    mode: AuthMode
+    appsync: Mapping[str, Any] | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
