@@ -28,7 +28,7 @@ from graphql.pyutils import is_awaitable
 
 from app.errors import QueryLimitError, TrellisError
 from app.limits import QueryLimits, check_tokens, limit_rules
-from app.plan_executor import PlanExecutor
+from app.plan_executor import FieldGuard, PlanExecutor
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ class Executor:
             return next(iter(prepared.operations.values()))
         return None
 
-    async def execute(self, prepared: Prepared, request: GraphQLRequest, context: Any) -> ExecutionResult:
+    async def execute(self, prepared: Prepared, request: GraphQLRequest, context: Any,
+                      guard: FieldGuard | None = None) -> ExecutionResult:
         assert prepared.document is not None
         if request.variables is not None and not isinstance(request.variables, Mapping):
             return ExecutionResult(None, [GraphQLError("Variables must be an object")])
@@ -104,7 +105,7 @@ class Executor:
         # graphql-core's executor, several times cheaper); what it does not plan falls back.
         plan = self._plans.plan(prepared.document, request.operation_name)
         if plan is not None:
-            result = self._plans.execute(plan, None, context, variables)
+            result = self._plans.execute(plan, None, context, variables, guard)
         else:
             result = execute(
                 self.schema,
@@ -112,6 +113,7 @@ class Executor:
                 context_value=context,
                 variable_values=variables,
                 operation_name=request.operation_name,
+                middleware=[guard] if guard is not None else None,
             )
         if is_awaitable(result):
             result = await result

@@ -291,7 +291,8 @@ class GraphQLEndpoint:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
             return request_error_status, _error_body(error), op_type.value
         scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync)
-        result: ExecutionResult = await executor.execute(prepared, graphql_request, scope)
+        guard = self.runtime.field_guards.guard_for(identity)
+        result: ExecutionResult = await executor.execute(prepared, graphql_request, scope, guard)
         errors = result.errors or []
         body: dict[str, Any] = {"data": result.data}
         if errors:

@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import suppress
 from enum import Enum
 from types import NoneType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 from graphql import (
     BooleanValueNode,
@@ -372,6 +372,20 @@ class _Compiler:
         raise _Unsupported
 
 
+class FieldGuard(Protocol):
+    """Fields one request may not read (authorization), decided before execution."""
+
+    @property
+    def denied(self) -> frozenset[tuple[str, str]]: ...
+
+    def error(self, type_name: str, field_name: str) -> Exception: ...
+
+    def resolve(self, next_resolver: Any, source: Any, info: Any, **args: Any) -> Any:
+        """The same rule as graphql-core middleware (an object with ``resolve``), for documents
+        that fall back to the stock executor."""
+        ...
+
+
 class _Unsupported(Exception):
     """Raised while planning for documents the plan executor leaves to graphql-core."""
 
@@ -537,8 +551,13 @@ class PlanExecutor:
         root_value: Any = None,
         context_value: Any = None,
         variable_values: dict[str, Any] | None = None,
+        guard: FieldGuard | None = None,
     ) -> ExecutionResult | Awaitable[ExecutionResult]:
-        """Execute a plan; the same result as ``graphql.execute`` on the planned document."""
+        """Execute a plan; the same result as ``graphql.execute`` on the planned document.
+
+        With a ``guard``, the fields it denies resolve as if their resolver had raised its
+        error (null, an error at their path, non-null propagation as usual).
+        """
         schema = plan.schema
         coerced = get_variable_values(
             schema, plan.variable_definitions, variable_values or {}, max_errors=MAX_COERCION_ERRORS
@@ -548,9 +567,10 @@ class PlanExecutor:
         root = plan.root_plan(coerced.coerced)
         if root is None:
             return graphql_execute(
-                schema, plan.document, root_value, context_value, variable_values, plan.operation_name
+                schema, plan.document, root_value, context_value, variable_values, plan.operation_name,
+                middleware=[guard] if guard is not None else None,
             )
-        return _Run(plan, root_value, context_value, coerced).execute_operation(root)
+        return _Run(plan, root_value, context_value, coerced, guard).execute_operation(root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,15 +591,20 @@ class _Run:
         "_background",
         "_helpers",
         "context_value",
+        "denied",
         "error_positions",
         "errors",
+        "guard",
         "plan",
         "root_value",
         "variable_values",
     )
 
-    def __init__(self, plan: Plan, root_value: Any, context_value: Any, variable_values: VariableValues) -> None:
+    def __init__(self, plan: Plan, root_value: Any, context_value: Any, variable_values: VariableValues,
+                 guard: FieldGuard | None = None) -> None:
         self.plan = plan
+        self.guard = guard
+        self.denied = guard.denied if guard is not None and guard.denied else None
         self.root_value = root_value
         self.context_value = context_value
         self.variable_values = variable_values
@@ -649,9 +674,12 @@ class _Run:
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         source_is_dict = type(source) is dict
+        denied = self.denied
         try:
             for field in plan.fields:
                 fast = field.fast
+                if denied is not None and (field.parent_name, field.field_name) in denied:
+                    fast = _GENERAL  # execute_field reports the denial
                 if fast == _DICT_LEAF and source_is_dict:
                     # The hot path: a plain dict property that needs no output coercion.  A plain
                     # dict's get() has no side effects, so anything unusual can simply take the
@@ -701,6 +729,9 @@ class _Run:
         path = Path(parent_path, field.response_name, field.parent_name)
         info: Info | None = None
         try:
+            if self.denied is not None and (field.parent_name, field.field_name) in self.denied:
+                assert self.guard is not None
+                raise self.guard.error(field.parent_name, field.field_name)
             args = (
                 get_argument_values(field.field_def, field.nodes[0], self.variable_values)
                 if field.dynamic_args

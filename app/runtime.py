@@ -17,6 +17,7 @@ from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
 from auth.api_keys import ApiKeyAuthorizer, ApiKeyStore
 from auth.base import Authenticator
+from auth.field_rules import FieldRules, GuardCache
 from datasources.base import DataSource, build_data_source
 from datasources.sql import SqlDatabase, SqlDataSource, open_database
 from resolvers.model.store import ModelStore
@@ -36,6 +37,7 @@ class Runtime:
     resolvers: ResolverRuntime
     api_keys: ApiKeyStore
     authenticator: Authenticator
+    field_guards: GuardCache
     datasources: dict[str, DataSource] = field(default_factory=dict)
     ready: bool = False
 
@@ -95,6 +97,7 @@ def build(settings: Settings) -> Runtime:
     if loaded.model.models:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
     api_keys = ApiKeyStore(database)
+    authenticator = Authenticator([ApiKeyAuthorizer(api_keys)])
     return Runtime(
         settings=settings,
         loaded=loaded,
@@ -102,6 +105,7 @@ def build(settings: Settings) -> Runtime:
         database=database,
         resolvers=ResolverRuntime(datasources=datasources, store=store),
         api_keys=api_keys,
-        authenticator=Authenticator([ApiKeyAuthorizer(api_keys)]),
+        authenticator=authenticator,
+        field_guards=GuardCache(FieldRules(loaded.schema, authenticator.default_mode)),
         datasources=datasources,
     )

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import DirectiveNode, GraphQLObjectType, GraphQLSchema, value_from_ast_untyped
 
+from app.errors import TrellisError
 from auth.modes import AuthMode, Identity
 
 DIRECTIVE_MODES = {
@@ -92,3 +94,46 @@ class FieldRules:
 def denied_message(type_name: str, field_name: str) -> str:
     """AppSync's text for a field the caller's mode may not read."""
     return f"Not Authorized to access {field_name} on type {type_name}"
+
+
+class FieldUnauthorizedError(TrellisError):
+    error_type = "Unauthorized"
+
+
+@dataclass(frozen=True)
+class DeniedFields:
+    """The plan executor's ``FieldGuard`` for one identity's access class."""
+
+    denied: frozenset[tuple[str, str]]
+
+    def error(self, type_name: str, field_name: str) -> Exception:
+        return FieldUnauthorizedError(denied_message(type_name, field_name))
+
+    def resolve(self, next_resolver: Any, source: Any, info: Any, **args: Any) -> Any:
+        # graphql-core middleware: it takes objects with ``resolve`` (bound methods are ignored).
+        if (info.parent_type.name, info.field_name) in self.denied:
+            raise self.error(info.parent_type.name, info.field_name)
+        return next_resolver(source, info, **args)
+
+
+def _guard_key(identity: Identity) -> tuple[AuthMode, frozenset[str]]:
+    return identity.mode, identity.groups
+
+
+class GuardCache:
+    """Denied fields per (mode, groups): computed once, then a lookup per request."""
+
+    def __init__(self, rules: FieldRules) -> None:
+        self.rules = rules
+        self._guards: dict[tuple[AuthMode, frozenset[str]], DeniedFields | None] = {}
+
+    def guard_for(self, identity: Identity) -> DeniedFields | None:
+        key = _guard_key(identity)
+        if key not in self._guards:
+            if len(self._guards) > 4096:
+                self._guards.clear()
+            denied = frozenset(
+                coordinate for coordinate, access in self.rules.as_mapping().items() if not access.allows(identity)
+            )
+            self._guards[key] = DeniedFields(denied) if denied else None
+        return self._guards[key]

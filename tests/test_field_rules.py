@@ -73,3 +73,72 @@ def test_generated_model_fields_take_the_model_types_directives():
     assert r.allowed(KEY, "Todo", "createdAt")
     assert not r.allowed(IAM, "Todo", "name")
     assert r.allowed(IAM, "Query", "getTodo")  # root fields without directives: the default mode
+
+
+GUARDED = """
+type Item @aws_api_key { id: ID!, name: String, cost: Int @aws_iam, secretNN: String! @aws_iam }
+type Query @aws_api_key {
+  item: Item
+  items: [Item]
+  adminOnly: String @aws_iam
+}
+type Mutation { touch: String @aws_iam }
+"""
+
+GUARDED_CONFIG = '[resolvers."Query.item"]\nhandler = "tests.test_field_rules:an_item"\n' \
+    '[resolvers."Query.items"]\nhandler = "tests.test_field_rules:some_items"\n' \
+    '[resolvers."Query.adminOnly"]\nhandler = "tests.test_field_rules:admin_only"\n' \
+    '[resolvers."Mutation.touch"]\nhandler = "tests.test_field_rules:touch"\n'
+
+CALLS: list[str] = []
+
+
+def an_item(ctx):
+    return {"id": "1", "name": "n", "cost": 5, "secretNN": "s"}
+
+
+def some_items(ctx):
+    return [an_item(ctx), an_item(ctx)]
+
+
+def admin_only(ctx):
+    CALLS.append("adminOnly")
+    return "secret"
+
+
+def touch(ctx):
+    CALLS.append("touch")
+    return "touched"
+
+
+async def test_a_denied_field_is_null_with_appsyncs_unauthorized_error(make_client, tmp_path):
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", schema=GUARDED, config=GUARDED_CONFIG)
+    CALLS.clear()
+    body = await client.gql("{ item { id name cost } adminOnly }")
+    assert body["data"] == {"item": {"id": "1", "name": "n", "cost": None}, "adminOnly": None}
+    errors = {tuple(e["path"]): e for e in body["errors"]}
+    assert errors[("item", "cost")]["errorType"] == "Unauthorized"
+    assert errors[("item", "cost")]["message"] == "Not Authorized to access cost on type Item"
+    assert errors[("adminOnly",)]["message"] == "Not Authorized to access adminOnly on type Query"
+    assert CALLS == []  # the denied resolver never ran
+
+
+async def test_a_denied_non_null_field_nulls_its_parent_and_mutations_are_guarded(make_client, tmp_path):
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", schema=GUARDED, config=GUARDED_CONFIG)
+    CALLS.clear()
+    body = await client.gql("{ items { id secretNN } }")
+    assert body["data"] == {"items": [None, None]}
+    assert [e["path"] for e in body["errors"]] == [["items", 0, "secretNN"], ["items", 1, "secretNN"]]
+    mutation = await client.gql("mutation { touch }")
+    assert mutation["data"] == {"touch": None}
+    assert mutation["errors"][0]["errorType"] == "Unauthorized"
+    assert CALLS == []
+
+
+async def test_the_graphql_core_fallback_path_enforces_the_same_rules(make_client, tmp_path):
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", schema=GUARDED, config=GUARDED_CONFIG)
+    executor = client.runtime.executor
+    executor._plans.plan = lambda *_args, **_kwargs: None  # force the stock executor for this app
+    body = await client.gql("{ item { id cost } }")
+    assert body["data"] == {"item": {"id": "1", "cost": None}}
+    assert body["errors"][0]["errorType"] == "Unauthorized"
