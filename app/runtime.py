@@ -15,8 +15,9 @@ from app.errors import ConfigError, Problem
 from app.execution import Executor
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
-from auth.api_keys import ApiKeyAuthorizer, ApiKeyStore
+from auth.api_keys import ApiKeyStore
 from auth.base import Authenticator
+from auth.config import build_authenticator
 from auth.field_rules import FieldRules, GuardCache
 from datasources.base import DataSource, build_data_source
 from datasources.sql import SqlDatabase, SqlDataSource, open_database
@@ -54,6 +55,10 @@ class Runtime:
 
     async def close(self) -> None:
         self.ready = False
+        for authorizer in self.authenticator.authorizers:
+            close = getattr(authorizer, "close", None)
+            if close is not None:
+                await close()
         for source in self.datasources.values():
             if source.name != DEFAULT_DATASOURCE:
                 await source.close()
@@ -97,7 +102,10 @@ def build(settings: Settings) -> Runtime:
     if loaded.model.models:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
     api_keys = ApiKeyStore(database)
-    authenticator = Authenticator([ApiKeyAuthorizer(api_keys)])
+    try:
+        authenticator = build_authenticator(settings.auth, api_keys, where)
+    except ConfigError as exc:
+        raise ConfigError(with_lines(exc.problems, where, None)) from exc
     return Runtime(
         settings=settings,
         loaded=loaded,

@@ -8,6 +8,7 @@ The config file (``trellis.toml`` next to the schema, or ``--config PATH``) has 
     [datasources.NAME]   kind = "sql" | "http" | "function" | "none", plus the kind's options
     [resolvers."Type.field"]  datasource, request, response, handler, functions, before, after
     [functions.NAME]     datasource, request, response (pipeline functions)
+    [auth]               default, additional, [auth.openid_connect], [auth.cognito_user_pools]
     resolver_modules = ["resolvers.demo"]   modules whose @resolver decorators bind fields
 
 Secrets never live in the file: ``TRELLIS_API_KEY`` registers an API key at start-up,
@@ -28,7 +29,9 @@ from app.errors import ConfigError, Problem
 from app.limits import QueryLimits
 
 DEFAULT_CONFIG_NAME = "trellis.toml"
-_TOP_LEVEL_KEYS = {"server", "database", "limits", "datasources", "resolvers", "functions", "resolver_modules"}
+_TOP_LEVEL_KEYS = {
+    "server", "database", "limits", "datasources", "resolvers", "functions", "resolver_modules", "auth",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Settings:
     datasources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     resolvers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     functions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    auth: Mapping[str, Any] = field(default_factory=dict)
     resolver_modules: tuple[str, ...] = ()
     env_api_key: str | None = None
     token_secret: bytes | None = None
@@ -113,6 +117,7 @@ def load_settings(
         "datasources": _table(raw, "datasources", problems, where),
         "resolvers": _table(raw, "resolvers", problems, where),
         "functions": _table(raw, "functions", problems, where),
+        "auth": _table(raw, "auth", problems, where),
         "resolver_modules": tuple(modules),
         "env_api_key": env.get("TRELLIS_API_KEY") or None,
         "token_secret": env["TRELLIS_SECRET"].encode() if env.get("TRELLIS_SECRET") else None,

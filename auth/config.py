@@ -1,0 +1,81 @@
+"""Build the API's authenticator from the ``[auth]`` config table.
+
+    [auth]
+    default = "API_KEY"                       # the default mode
+    additional = ["OPENID_CONNECT"]           # further modes, as on AppSync
+
+    [auth.openid_connect]                     # issuer, client_id (a regex), iat_ttl_ms, auth_ttl_ms,
+    issuer = "https://idp.example.com"        # jwks_url, allowed_algorithms, leeway
+
+    [auth.cognito_user_pools]                 # user_pool_id (+ region) or issuer, app_id_client_regex,
+    user_pool_id = "eu-west-1_AbCdEf"         # jwks_url, allowed_algorithms, leeway
+
+Without ``[auth]`` the API uses API_KEY alone. Modes whose verification is not built yet are a
+start-up error, never silently open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.errors import ConfigError, Problem
+from auth.api_keys import ApiKeyAuthorizer, ApiKeyStore
+from auth.base import Authenticator, Authorizer
+from auth.jwt_authorizer import JwtAuthorizer
+from auth.jwt_verifier import CognitoConfig, JwtVerifier, OidcConfig
+from auth.modes import AuthMode
+
+_SECTIONS = {AuthMode.OPENID_CONNECT: "openid_connect", AuthMode.AMAZON_COGNITO_USER_POOLS: "cognito_user_pools"}
+_NOT_YET = {AuthMode.AWS_IAM, AuthMode.AWS_LAMBDA}
+
+
+def _mode(value: Any, problems: list[Problem], where: str | None) -> AuthMode | None:
+    try:
+        return AuthMode(str(value))
+    except ValueError:
+        known = ", ".join(m.value for m in AuthMode)
+        problems.append(Problem(f"auth: unknown mode {value!r} (known: {known})", file=where))
+        return None
+
+
+def _token_config(mode: AuthMode, table: Mapping[str, Any]) -> OidcConfig | CognitoConfig:
+    values = dict(table)
+    if "allowed_algorithms" in values:
+        values["allowed_algorithms"] = tuple(values["allowed_algorithms"])
+    if mode is AuthMode.OPENID_CONNECT:
+        return OidcConfig(**values)
+    return CognitoConfig(**values)
+
+
+def build_authenticator(auth: Mapping[str, Any], api_keys: ApiKeyStore, where: str | None) -> Authenticator:
+    problems: list[Problem] = []
+    unknown = set(auth) - {"default", "additional", *_SECTIONS.values()}
+    problems.extend(Problem(f"auth: unknown key {k!r}", file=where) for k in sorted(unknown))
+    names = [auth.get("default", AuthMode.API_KEY.value), *auth.get("additional", [])]
+    modes = [m for m in (_mode(n, problems, where) for n in names) if m is not None]
+    authorizers: list[Authorizer] = []
+    for mode in dict.fromkeys(modes):
+        if mode in _NOT_YET:
+            problems.append(Problem(f"auth: mode {mode.value} is not available in this Trellis version", file=where))
+        elif mode is AuthMode.API_KEY:
+            authorizers.append(ApiKeyAuthorizer(api_keys))
+        else:
+            section = _SECTIONS[mode]
+            table = auth.get(section)
+            if not isinstance(table, Mapping):
+                problems.append(Problem(f"auth: mode {mode.value} needs an [auth.{section}] table", file=where))
+                continue
+            try:
+                config = _token_config(mode, table)
+            except ConfigError as exc:
+                problems.extend(Problem(f"auth.{section}: {p.message}", file=where) for p in exc.problems)
+                continue
+            except TypeError as exc:
+                problems.append(Problem(f"auth.{section}: {exc}", file=where))
+                continue
+            issuer = config.issuer if isinstance(config, OidcConfig) else config.effective_issuer
+            authorizers.append(JwtAuthorizer(mode, JwtVerifier(config), issuer))
+    if problems:
+        raise ConfigError(problems)
+    return Authenticator(authorizers)
