@@ -103,7 +103,7 @@ def build(settings: Settings) -> Runtime:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
     api_keys = ApiKeyStore(database)
     try:
-        authenticator = build_authenticator(settings.auth, api_keys, where)
+        authenticator = build_authenticator(settings.auth, api_keys, where, settings.admin_access_key)
     except ConfigError as exc:
         raise ConfigError(with_lines(exc.problems, where, None)) from exc
     return Runtime(

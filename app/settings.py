@@ -50,6 +50,7 @@ class Settings:
     auth: Mapping[str, Any] = field(default_factory=dict)
     resolver_modules: tuple[str, ...] = ()
     env_api_key: str | None = None
+    admin_access_key: tuple[str, str] | None = field(default=None, repr=False)
     token_secret: bytes | None = None
     debug: bool = False
 
@@ -120,6 +121,10 @@ def load_settings(
         "auth": _table(raw, "auth", problems, where),
         "resolver_modules": tuple(modules),
         "env_api_key": env.get("TRELLIS_API_KEY") or None,
+        "admin_access_key": (
+            (env["TRELLIS_ADMIN_ACCESS_KEY_ID"], env["TRELLIS_ADMIN_SECRET_ACCESS_KEY"])
+            if env.get("TRELLIS_ADMIN_ACCESS_KEY_ID") and env.get("TRELLIS_ADMIN_SECRET_ACCESS_KEY") else None
+        ),
         "token_secret": env["TRELLIS_SECRET"].encode() if env.get("TRELLIS_SECRET") else None,
         "debug": env.get("TRELLIS_DEBUG", "") in {"1", "true"},
     }

@@ -10,8 +10,12 @@
     [auth.cognito_user_pools]                 # user_pool_id (+ region) or issuer, app_id_client_regex,
     user_pool_id = "eu-west-1_AbCdEf"         # jwks_url, allowed_algorithms, leeway
 
-Without ``[auth]`` the API uses API_KEY alone. Modes whose verification is not built yet are a
-start-up error, never silently open.
+    [auth.iam]                                # region, account_id, api_id (name the field ARNs)
+    region = "us-east-1"
+
+Without ``[auth]`` the API uses API_KEY alone. ``TRELLIS_ADMIN_ACCESS_KEY_ID`` and
+``TRELLIS_ADMIN_SECRET_ACCESS_KEY`` register an administrator access key (full access) for
+AWS_IAM. Modes whose verification is not built yet are a start-up error, never silently open.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from typing import Any
 from app.errors import ConfigError, Problem
 from auth.api_keys import ApiKeyAuthorizer, ApiKeyStore
 from auth.base import Authenticator, Authorizer
+from auth.iam_authorizer import IamAuthorizer, StaticCredentials, administrator
 from auth.jwt_authorizer import JwtAuthorizer
 from auth.jwt_verifier import CognitoConfig, JwtVerifier, OidcConfig
 from auth.modes import AuthMode
 
 _SECTIONS = {AuthMode.OPENID_CONNECT: "openid_connect", AuthMode.AMAZON_COGNITO_USER_POOLS: "cognito_user_pools"}
-_NOT_YET = {AuthMode.AWS_IAM, AuthMode.AWS_LAMBDA}
+_NOT_YET = {AuthMode.AWS_LAMBDA}
+_IAM_KEYS = {"region", "account_id", "api_id"}
 
 
 def _mode(value: Any, problems: list[Problem], where: str | None) -> AuthMode | None:
@@ -48,9 +54,22 @@ def _token_config(mode: AuthMode, table: Mapping[str, Any]) -> OidcConfig | Cogn
     return CognitoConfig(**values)
 
 
-def build_authenticator(auth: Mapping[str, Any], api_keys: ApiKeyStore, where: str | None) -> Authenticator:
+def _iam(table: Any, admin_key: tuple[str, str] | None, problems: list[Problem], where: str | None) -> IamAuthorizer:
+    table = table if isinstance(table, Mapping) else {}
+    problems.extend(Problem(f"auth.iam: unknown key {k!r}", file=where) for k in sorted(set(table) - _IAM_KEYS))
+    region = str(table.get("region", "us-east-1"))
+    account = str(table.get("account_id", "000000000000"))
+    credentials = {}
+    if admin_key is not None:
+        credentials[admin_key[0]] = administrator(admin_key[0], admin_key[1], account)
+    return IamAuthorizer(StaticCredentials(credentials), region, account, str(table.get("api_id", "trellis")))
+
+
+def build_authenticator(auth: Mapping[str, Any], api_keys: ApiKeyStore, where: str | None,
+                        admin_key: tuple[str, str] | None = None) -> Authenticator:
+    """``admin_key``: (access key id, secret) from ``TRELLIS_ADMIN_*``; full access under AWS_IAM."""
     problems: list[Problem] = []
-    unknown = set(auth) - {"default", "additional", *_SECTIONS.values()}
+    unknown = set(auth) - {"default", "additional", "iam", *_SECTIONS.values()}
     problems.extend(Problem(f"auth: unknown key {k!r}", file=where) for k in sorted(unknown))
     names = [auth.get("default", AuthMode.API_KEY.value), *auth.get("additional", [])]
     modes = [m for m in (_mode(n, problems, where) for n in names) if m is not None]
@@ -60,6 +79,8 @@ def build_authenticator(auth: Mapping[str, Any], api_keys: ApiKeyStore, where: s
             problems.append(Problem(f"auth: mode {mode.value} is not available in this Trellis version", file=where))
         elif mode is AuthMode.API_KEY:
             authorizers.append(ApiKeyAuthorizer(api_keys))
+        elif mode is AuthMode.AWS_IAM:
+            authorizers.append(_iam(auth.get("iam"), admin_key, problems, where))
         else:
             section = _SECTIONS[mode]
             table = auth.get(section)

@@ -116,8 +116,8 @@ class DeniedFields:
         return next_resolver(source, info, **args)
 
 
-def _guard_key(identity: Identity) -> tuple[AuthMode, frozenset[str]]:
-    return identity.mode, identity.groups
+def _guard_key(identity: Identity) -> tuple[AuthMode, frozenset[str], str | None]:
+    return identity.mode, identity.groups, identity.policy_cache_key
 
 
 class GuardCache:
@@ -125,15 +125,22 @@ class GuardCache:
 
     def __init__(self, rules: FieldRules) -> None:
         self.rules = rules
-        self._guards: dict[tuple[AuthMode, frozenset[str]], DeniedFields | None] = {}
+        self._guards: dict[tuple[AuthMode, frozenset[str], str | None], DeniedFields | None] = {}
+
+    def _compute(self, identity: Identity) -> DeniedFields | None:
+        policy = identity.field_policy
+        denied = frozenset(
+            coordinate for coordinate, access in self.rules.as_mapping().items()
+            if not access.allows(identity) or (policy is not None and not policy(*coordinate))
+        )
+        return DeniedFields(denied) if denied else None
 
     def guard_for(self, identity: Identity) -> DeniedFields | None:
+        if identity.field_policy is not None and identity.policy_cache_key is None:
+            return self._compute(identity)  # the policies look at the request: decide afresh
         key = _guard_key(identity)
         if key not in self._guards:
             if len(self._guards) > 4096:
                 self._guards.clear()
-            denied = frozenset(
-                coordinate for coordinate, access in self.rules.as_mapping().items() if not access.allows(identity)
-            )
-            self._guards[key] = DeniedFields(denied) if denied else None
+            self._guards[key] = self._compute(identity)
         return self._guards[key]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -28,3 +28,7 @@ class Identity:
     mode: AuthMode
     appsync: Mapping[str, Any] | None = None
     groups: frozenset[str] = field(default_factory=frozenset)
+    # IAM: whether this principal's policies allow a field (``appsync:GraphQL`` on its ARN), and
+    # a key under which those answers may be cached (None when they depend on the request).
+    field_policy: Callable[[str, str], bool] | None = field(default=None, compare=False)
+    policy_cache_key: str | None = None
