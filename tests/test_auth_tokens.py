@@ -113,12 +113,12 @@ def test_unbuilt_modes_and_bad_auth_config_fail_at_start_up(tmp_path):
 
     (tmp_path / "schema.graphql").write_text("type Query { a: String }")
     (tmp_path / "trellis.toml").write_text(
-        '[auth]\ndefault = "AWS_IAM"\nadditional = ["OPENID_CONNECT", "MAGIC"]\n'
+        '[auth]\ndefault = "AWS_LAMBDA"\nadditional = ["OPENID_CONNECT", "MAGIC"]\n'
     )
     settings = load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".t")
     with pytest.raises(ConfigError) as caught:
         build(settings)
     messages = " | ".join(str(p) for p in caught.value.problems)
-    assert "AWS_IAM is not available" in messages
+    assert "AWS_LAMBDA is not available" in messages
     assert "unknown mode 'MAGIC'" in messages
     assert "needs an [auth.openid_connect] table" in messages
