@@ -20,6 +20,7 @@ import asyncio
 import json
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ class PreparedSelect:
     keys: tuple[str, ...]
 
 
-class SqlDatabase:
+class SqlDatabase(ABC):
     """A database the @model store and ``sql`` data sources share.
 
     Work is handed over as plain functions of a SQLAlchemy ``Connection``: ``read`` (optionally
@@ -204,8 +205,9 @@ class SqlDatabase:
 
         event.listen(self.sync_engine, "before_cursor_execute", forward)
 
+    @abstractmethod
     async def read(self, fn: Callable[[Connection], T], *, in_loop: bool = False) -> T:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """See the class docstring."""
 
     def prepare(self, statement: Select[Any]) -> PreparedSelect:
         """Compile a SELECT whose values are all ``bindparam``s, for ``fetch``."""
@@ -226,14 +228,17 @@ class SqlDatabase:
         statement = prepared.statement
         return await self.read(lambda conn: rows_of(conn.execute(statement, dict(parameters))), in_loop=in_loop)
 
+    @abstractmethod
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """See the class docstring."""
 
+    @abstractmethod
     async def run(self, fn: Callable[[Connection], T]) -> T:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """See the class docstring."""
 
+    @abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """See the class docstring."""
 
 
 class SqliteDatabase(SqlDatabase):

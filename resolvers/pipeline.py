@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,12 @@ class PipelineFunction:
         return await _call(self.response, ctx) if self.response is not None else ctx.result
 
 
-class Resolver:
+class Resolver(ABC):
     """A graphql-core resolver built from AppSync-style steps."""
 
+    @abstractmethod
     async def run(self, ctx: ResolverContext) -> Any:
-        raise NotImplementedError  # pragma: no cover - every subclass defines run
+        """Resolve the field for this context."""
 
     def __call__(self, source: Any, info: GraphQLResolveInfo[RequestScope], **arguments: Any) -> Awaitable[Any]:
         return self.run(make_context(source, info, arguments))
