@@ -94,18 +94,19 @@ def build(settings: Settings) -> Runtime:
     built, resolver_problems = build_configured(settings.resolvers, settings.functions, set(datasources), where)
     problems.extend(resolver_problems)
     problems.extend(bind_resolvers(loaded, built, where))
-    if problems:
+    api_keys = ApiKeyStore(database)
+    authenticator: Authenticator | None = None
+    try:
+        authenticator = build_authenticator(settings.auth, api_keys, where, settings.admin_access_key)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems or authenticator is None:
         text = settings.config_path.read_text() if settings.config_path and settings.config_path.exists() else None
         raise ConfigError(with_lines(problems, where, text))
 
     store = None
     if loaded.model.models:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
-    api_keys = ApiKeyStore(database)
-    try:
-        authenticator = build_authenticator(settings.auth, api_keys, where, settings.admin_access_key)
-    except ConfigError as exc:
-        raise ConfigError(with_lines(exc.problems, where, None)) from exc
     return Runtime(
         settings=settings,
         loaded=loaded,

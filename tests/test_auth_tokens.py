@@ -114,6 +114,7 @@ def test_unbuilt_modes_and_bad_auth_config_fail_at_start_up(tmp_path):
     (tmp_path / "schema.graphql").write_text("type Query { a: String }")
     (tmp_path / "trellis.toml").write_text(
         '[auth]\ndefault = "AWS_LAMBDA"\nadditional = ["OPENID_CONNECT", "MAGIC"]\n'
+        '[resolvers."Query.nope"]\nhandler = "tests.test_auth_tokens:catalogue"\n'
     )
     settings = load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".t")
     with pytest.raises(ConfigError) as caught:
@@ -122,3 +123,4 @@ def test_unbuilt_modes_and_bad_auth_config_fail_at_start_up(tmp_path):
     assert "AWS_LAMBDA is not available" in messages
     assert "unknown mode 'MAGIC'" in messages
     assert "needs an [auth.openid_connect] table" in messages
+    assert "Query.nope" in messages  # auth problems come with every other problem, at once
