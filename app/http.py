@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import ExecutionResult, OperationType
 from starlette.requests import Request
@@ -38,6 +38,13 @@ UNAUTHORIZED_MESSAGE = "You are not authorized to make this call."
 _ACCEPTABLE = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}
 
 log = logging.getLogger("trellis.http")
+
+
+class _Outcome(NamedTuple):
+    status: int
+    body: dict[str, Any]
+    operation_type: str
+    operation_name: str | None = None
 
 
 class _Reject(Exception):
@@ -194,20 +201,14 @@ class GraphQLEndpoint:
         body: Any
         if batch:
             # Each operation's errors are in its own result; the batch itself succeeded.
-            status, body = 200, [outcome[1] for outcome in outcomes]
+            status, body = 200, [outcome.body for outcome in outcomes]
         else:
-            status, body = outcomes[0][0], outcomes[0][1]
-        error_types = [e.get("errorType") or "" for o in outcomes for e in o[1].get("errors", ())]
-        self._record(self._operation_name(requests[0]), outcomes[0][2], status, started, error_types)
+            status, body = outcomes[0].status, outcomes[0].body
+        error_types = [e.get("errorType") or "" for o in outcomes for e in o.body.get("errors", ())]
+        first = outcomes[0]
+        self._record(first.operation_name, first.operation_type, status, started, error_types)
         headers = {"Allow": "POST"} if status == 405 else None
         return _json_response(body, status, media_type, headers)
-
-    def _operation_name(self, graphql_request: GraphQLRequest) -> str | None:
-        """The operation that ran: the one asked for, or the document's only (named) one."""
-        if graphql_request.operation_name is not None:
-            return graphql_request.operation_name
-        operations = self.runtime.executor.prepare(graphql_request.query).operations
-        return next(iter(operations)) if len(operations) == 1 else None
 
     def _record(self, name: str | None, op_type: str, status: int, started: float,
                 error_types: list[str]) -> None:
@@ -269,8 +270,8 @@ class GraphQLEndpoint:
 
     async def _run_one(
         self, graphql_request: GraphQLRequest, method: str, info: RequestInfo, media_type: str, identity: Identity
-    ) -> tuple[int, dict[str, Any], str]:
-        """Run one operation: (HTTP status, response body, operation type for metrics)."""
+    ) -> _Outcome:
+        """Run one operation: its HTTP status, response body, and what ran (for logs and metrics)."""
         # Under application/json every well-formed request gets 200; the newer media type
         # uses 4xx when the request fails before execution (parse, validation, coercion).
         request_error_status = 400 if media_type == GRAPHQL_RESPONSE else 200
@@ -279,17 +280,21 @@ class GraphQLEndpoint:
         debug = self.runtime.settings.debug
         if prepared.document is None:
             formatted = [format_error(e, debug) for e in prepared.errors]
-            return request_error_status, {"errors": formatted}, "invalid"
+            return _Outcome(request_error_status, {"errors": formatted}, "invalid")
         op_type = executor.operation_type(prepared, graphql_request.operation_name)
         if op_type is None:
             error = BadRequestError("Could not determine which operation to run: give a valid operationName")
-            return request_error_status, _error_body(error), "invalid"
+            return _Outcome(request_error_status, _error_body(error), "invalid")
+        # The operation that ran: the one asked for, or the document's only one.
+        name = graphql_request.operation_name
+        if name is None and len(prepared.operations) == 1:
+            name = next(iter(prepared.operations))
         if method == "GET" and op_type is not OperationType.QUERY:
             error = BadRequestError(f"{op_type.value} operations must use POST")
-            return 405, _error_body(error), op_type.value
+            return _Outcome(405, _error_body(error), op_type.value, name)
         if op_type is OperationType.SUBSCRIPTION:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
-            return request_error_status, _error_body(error), op_type.value
+            return _Outcome(request_error_status, _error_body(error), op_type.value, name)
         scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync)
         guard = self.runtime.field_guards.guard_for(identity)
         result: ExecutionResult = await executor.execute(prepared, graphql_request, scope, guard)
@@ -301,5 +306,5 @@ class GraphQLEndpoint:
         request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)
         if request_error and media_type == GRAPHQL_RESPONSE:
             body.pop("data")
-            return 400, body, op_type.value
-        return 200, body, op_type.value
+            return _Outcome(400, body, op_type.value, name)
+        return _Outcome(200, body, op_type.value, name)

@@ -21,8 +21,9 @@ def auto_id() -> str:
 
 
 def now_iso8601() -> str:
-    moment = datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    from resolvers.model.store import iso  # one AWSDateTime format, shared with the @model store
+
+    return iso(datetime.now(UTC))
 
 
 def now_epoch_seconds() -> int:

@@ -12,18 +12,15 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
-    BooleanValueNode,
     DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
     FieldDefinitionNode,
     ListTypeNode,
-    ListValueNode,
     NamedTypeNode,
     Node,
     NonNullTypeNode,
     ObjectTypeDefinitionNode,
-    StringValueNode,
     TypeNode,
     value_from_ast_untyped,
 )
@@ -131,10 +128,6 @@ def directive_args(d: DirectiveNode) -> dict[str, Any]:
     return {a.name.value: value_from_ast_untyped(a.value) for a in d.arguments or ()}
 
 
-def line_of(node: Node, file: str) -> Problem:
-    return Problem("", file=file, line=_line(node))
-
-
 def _line(node: Node) -> int | None:
     loc = node.loc
     if loc is None:
@@ -179,7 +172,9 @@ class _Reader:
     def _model(self, node: ObjectTypeDefinitionNode) -> ModelSpec:
         name = node.name.value
         spec = ModelSpec(name=name)
-        model_args = directive_args(directive(node, "model") or _never())
+        model_directive = directive(node, "model")
+        assert model_directive is not None  # only @model types are read here
+        model_args = directive_args(model_directive)
         plural = pluralize(name)
         queries = model_args.get("queries", {}) if "queries" in model_args else {}
         mutations = model_args.get("mutations", {}) if "mutations" in model_args else {}
@@ -357,10 +352,6 @@ def _pick_sub(table: Any, key: str, default: str) -> str | None:
     return default
 
 
-def _never() -> DirectiveNode:
-    raise AssertionError("model nodes always carry @model")
-
-
 def many_to_many_pairs(document: DocumentNode, file: str) -> tuple[dict[str, list[ManyToMany]], list[Problem]]:
     """Group ``@manyToMany`` fields by relation name; each name must join exactly two models."""
     pairs: dict[str, list[ManyToMany]] = {}
@@ -392,11 +383,3 @@ def read_models(document: DocumentNode, file: str) -> tuple[dict[str, ModelSpec]
     return models, reader.problems
 
 
-def is_true(node: Any) -> bool:
-    return isinstance(node, BooleanValueNode) and node.value
-
-
-__all__ = [
-    "ColumnKind", "FieldSpec", "IndexSpec", "ListValueNode", "ManyToMany", "ModelSpec", "RelationKind",
-    "RelationSpec", "StringValueNode", "is_true", "many_to_many_pairs", "named_type", "read_models",
-]

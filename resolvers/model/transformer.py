@@ -28,7 +28,6 @@ from resolvers.model.spec import (
     ColumnKind,
     FieldSpec,
     ModelSpec,
-    RelationKind,
     directive,
     many_to_many_pairs,
     named_type,
@@ -412,4 +411,4 @@ def transform(document: DocumentNode, file: str) -> TransformResult:
     return TransformResult(definitions, models, generator.operations, problems)
 
 
-__all__ = ["GENERATED_SOURCE_NAME", "ModelOperation", "RelationKind", "TransformResult", "transform"]
+__all__ = ["GENERATED_SOURCE_NAME", "ModelOperation", "TransformResult", "transform"]
