@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode, print_ast
 
 from app.errors import TrellisError
+from auth.modes import Identity
 
 if TYPE_CHECKING:
     from resolvers.runtime import ResolverRuntime
@@ -34,6 +35,7 @@ class RequestScope:
     runtime: ResolverRuntime
     request: RequestInfo
     identity: Mapping[str, Any] | None = None
+    caller: Identity | None = None  # the authenticated identity (``identity`` is its AppSync view)
     loaders: dict[Any, Any] = field(default_factory=dict)
     appended_errors: list[TrellisError] = field(default_factory=list)
 

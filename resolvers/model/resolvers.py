@@ -12,9 +12,12 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from app.errors import TrellisError
+from app.errors import ConditionFailedError, TrellisError
+from auth.field_rules import FieldUnauthorizedError, denied_message
 from resolvers.context import RequestScope
 from resolvers.loader import BatchLoader
+from resolvers.model.auth import EVERYTHING, Access
+from resolvers.model.match import matches
 from resolvers.model.spec import ModelSpec, RelationSpec
 from resolvers.model.store import ModelStore, Page, PageRequest
 from resolvers.model.transformer import ModelOperation, composite_argument
@@ -41,6 +44,28 @@ async def _notify(info: GraphQLResolveInfo[RequestScope], mutation: str, model: 
         await listener(mutation, model, item)
 
 
+def _access(info: GraphQLResolveInfo[RequestScope], spec: ModelSpec, operation: str) -> Access:
+    """What the model's @auth rules let this caller do; refused outright when nothing."""
+    if spec.auth is None:
+        return EVERYTHING
+    scope: RequestScope = info.context
+    access = spec.auth.access(scope.caller, operation)
+    if not access.allowed:
+        raise _unauthorized(info)
+    return access
+
+
+def _unauthorized(info: GraphQLResolveInfo[RequestScope]) -> FieldUnauthorizedError:
+    return FieldUnauthorizedError(denied_message(info.parent_type.name, info.field_name))
+
+
+def _restricted(flt: Mapping[str, Any] | None, access: Access) -> Mapping[str, Any] | None:
+    """The caller's filter narrowed to the rows the rules allow (both must hold)."""
+    if access.predicate is None:
+        return flt
+    return {"and": [flt, access.predicate]} if flt else access.predicate
+
+
 def _sort_condition(sort: tuple[str, ...], args: Mapping[str, Any]) -> tuple[tuple[str, ...], Any] | None:
     name = sort[0] if len(sort) == 1 else composite_argument(sort)
     condition = args.get(name)
@@ -53,11 +78,16 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
 
     if op.kind == "get":
         async def get(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
-            return await _store(info).get(model, args)
+            access = _access(info, spec, "get")
+            item = await _store(info).get(model, args)
+            if item is not None and access.predicate is not None and not matches(item, access.predicate):
+                raise _unauthorized(info)
+            return item
         return get
 
     if op.kind == "list":
         async def list_items(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
+            access = _access(info, spec, "list")
             equal: dict[str, Any] = {}
             sort_condition = None
             if spec.sort_key:
@@ -67,7 +97,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
                     sort_condition = _sort_condition(spec.sort_key, args)
             request = PageRequest(
                 model=model, order=spec.primary_key, equal=equal, sort_condition=sort_condition,
-                filter=args.get("filter"), descending=args.get("sortDirection") == "DESC",
+                filter=_restricted(args.get("filter"), access), descending=args.get("sortDirection") == "DESC",
                 limit=args.get("limit"), next_token=args.get("nextToken"), scope=field_name,
             )
             return _connection(await _store(info).page(request))
@@ -77,10 +107,11 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
         index = next(i for i in spec.indexes if i.name == op.index)
 
         async def by_index(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
+            access = _access(info, spec, "list")
             sort_condition = _sort_condition(index.sort, args) if index.sort else None
             request = PageRequest(
                 model=model, order=(index.partition, *index.sort), equal={index.partition: args[index.partition]},
-                sort_condition=sort_condition, filter=args.get("filter"),
+                sort_condition=sort_condition, filter=_restricted(args.get("filter"), access),
                 descending=args.get("sortDirection") == "DESC", limit=args.get("limit"),
                 next_token=args.get("nextToken"), scope=field_name,
             )
@@ -92,13 +123,38 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
 
         async def mutate(_source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
             store = _store(info)
-            action = {"create": store.create, "update": store.update, "delete": store.delete}[kind]
-            item = await action(model, args["input"], args.get("condition"))
+            access = _access(info, spec, kind)
+            data, condition = args["input"], args.get("condition")
+            if kind == "create":
+                item = await store.create(model, _owned_input(info, spec, access, data), condition)
+            else:
+                action = store.update if kind == "update" else store.delete
+                try:
+                    item = await action(model, data, _restricted(condition, access))
+                except ConditionFailedError:
+                    # Refused by the rules rather than by the caller's condition: say so.
+                    if access.predicate is not None:
+                        current = await store.get(model, {k: data.get(k) for k in spec.primary_key})
+                        if current is not None and not matches(current, access.predicate):
+                            raise _unauthorized(info) from None
+                    raise
             await _notify(info, field_name, model, item)
             return item
         return mutate
 
     raise AssertionError(f"no root resolver for {op.kind}")  # pragma: no cover
+
+
+def _owned_input(info: GraphQLResolveInfo[RequestScope], spec: ModelSpec, access: Access,
+                 data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A create's input with the caller filled in as owner where left out, checked against the rules."""
+    scope: RequestScope = info.context
+    if spec.auth is None or scope.caller is None:
+        return data
+    filled = {**data, **spec.auth.owner_defaults(scope.caller, data)}
+    if access.predicate is not None and not matches(filled, access.predicate):
+        raise _unauthorized(info)  # creating a row owned by someone else
+    return filled
 
 
 def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpec) -> GraphQLResolver:
@@ -108,6 +164,7 @@ def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpe
             values = tuple(source.get(f) for f in relation.source_fields)
             if any(v is None for v in values):
                 return None
+            access = _access(info, target, "get")
             scope: RequestScope = info.context
             loader = scope.loaders.get(coordinate)
             if loader is None:
@@ -118,16 +175,20 @@ def relation_resolver(owner: ModelSpec, relation: RelationSpec, target: ModelSpe
                     return {k: rows[0] for k, rows in grouped.items() if rows}
 
                 loader = scope.loaders[coordinate] = BatchLoader(fetch, None)
-            return await loader.load(values)
+            item = await loader.load(values)
+            if item is not None and access.predicate is not None and not matches(item, access.predicate):
+                raise _unauthorized(info)
+            return item
         return one
 
     async def many(source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
         values = tuple(source.get(f) for f in relation.source_fields)
         if any(v is None for v in values):
             return {"items": [], "nextToken": None}
+        access = _access(info, target, "list")
         store = _store(info)
         request = PageRequest(
-            model=target.name, order=relation.target_fields, equal={}, filter=args.get("filter"),
+            model=target.name, order=relation.target_fields, equal={}, filter=_restricted(args.get("filter"), access),
             descending=args.get("sortDirection") == "DESC", limit=args.get("limit"),
             next_token=args.get("nextToken"), scope=coordinate,
         )

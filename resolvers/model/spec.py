@@ -26,6 +26,7 @@ from graphql import (
 )
 
 from app.errors import Problem
+from resolvers.model.auth import ModelAuth, read_auth
 from resolvers.model.naming import lower_first, pluralize, upper_first
 
 STRING_SCALARS = {
@@ -92,6 +93,7 @@ class ModelSpec:
     mutation_names: dict[str, str | None] = field(default_factory=dict)
     subscription_names: dict[str, str | None] = field(default_factory=dict)
     implicit_fields: list[str] = field(default_factory=list)  # FK fields Trellis added
+    auth: ModelAuth | None = None  # @auth rules; None: the API's @aws_* directives alone decide
 
     @property
     def sort_key(self) -> tuple[str, ...]:
@@ -225,6 +227,12 @@ class _Reader:
                     IndexSpec(str(index_name), fname, tuple(args.get("sortKeyFields") or ()),
                               args.get("queryField"))
                 )
+        declared = {fname: (f.type_name, f.is_list) for fname, f in spec.fields.items()}
+        spec.auth, added = read_auth(node, declared, self.problem)
+        for fname in added:
+            # Amplify adds an owner (or groups) field the model does not declare: ``owner: String``.
+            spec.fields[fname] = FieldSpec(fname, "String", False, False, ColumnKind.STRING)
+            spec.implicit_fields.append(fname)
         if "id" not in spec.fields and not key_fields:
             spec.fields = {"id": FieldSpec("id", "ID", False, True, ColumnKind.STRING), **spec.fields}
         for stamp in (spec.created_at, spec.updated_at):

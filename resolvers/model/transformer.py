@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from graphql import (
+    ConstDirectiveNode,
     DefinitionNode,
     DocumentNode,
     EnumTypeDefinitionNode,
@@ -23,6 +24,7 @@ from graphql import (
 )
 
 from app.errors import Problem
+from resolvers.model.auth import MODE_DIRECTIVES
 from resolvers.model.naming import lower_first, upper_first
 from resolvers.model.spec import (
     ColumnKind,
@@ -107,6 +109,19 @@ def _filter_input(spec: FieldSpec, enums: set[str], subscription: bool = False) 
     return None
 
 
+def _auth_directives(m: ModelSpec, operations: tuple[str, ...] = ()) -> str:
+    """``@aws_*`` directives for a model with ``@auth`` rules: the modes its rules name.
+
+    These let the field guard admit the rules' modes (as Amplify's transformer adds them for
+    AppSync); the rules themselves are enforced by the model resolvers. An operation no rule
+    grants keeps the model's modes, so the resolver refuses it with the rules' error.
+    """
+    if m.auth is None:
+        return ""
+    modes = (m.auth.modes_for(operations) if operations else set()) or m.auth.modes
+    return "".join(f" @{MODE_DIRECTIVES[mode]}" for mode in sorted(modes))
+
+
 def key_condition_input(spec: FieldSpec) -> str:
     if spec.type_name == "ID":
         return "ModelIDKeyConditionInput"
@@ -187,7 +202,7 @@ class _Generator:
 
     def _model(self, m: ModelSpec) -> None:
         n = m.name
-        self.sdl.append(f"type Model{n}Connection {{ items: [{n}]! nextToken: String }}")
+        self.sdl.append(f"type Model{n}Connection{_auth_directives(m)} {{ items: [{n}]! nextToken: String }}")
         flt = self._filter_fields(m, False)
         self.sdl.append(
             f"input Model{n}FilterInput {{\n" + "\n".join(flt)
@@ -218,7 +233,7 @@ class _Generator:
         get = m.query_names.get("get")
         if get:
             args = ", ".join(f"{k}: {m.fields[k].type_name}!" for k in m.primary_key)
-            self.query.append(f"  {get}({args}): {n}")
+            self.query.append(f"  {get}({args}): {n}{_auth_directives(m, ('get',))}")
             self.operations[f"Query.{get}"] = ModelOperation("get", n)
         lst = m.query_names.get("list")
         if lst:
@@ -229,6 +244,7 @@ class _Generator:
                             "sortDirection: ModelSortDirection, ")
             self.query.append(
                 f"  {lst}({key_args}filter: Model{n}FilterInput, limit: Int, nextToken: String): Model{n}Connection"
+                + _auth_directives(m, ("list",))
             )
             self.operations[f"Query.{lst}"] = ModelOperation("list", n)
         for index in m.indexes:
@@ -239,6 +255,7 @@ class _Generator:
             self.query.append(
                 f"  {index.query_field}({pk.name}: {pk.type_name}!, {sk_arg}sortDirection: ModelSortDirection, "
                 f"filter: Model{n}FilterInput, limit: Int, nextToken: String): Model{n}Connection"
+                + _auth_directives(m, ("list",))
             )
             self.operations[f"Query.{index.query_field}"] = ModelOperation("index", n, index.name)
         mutation_ops: tuple[OperationKind, ...] = ("create", "update", "delete")
@@ -247,6 +264,7 @@ class _Generator:
             if name:
                 self.mutation.append(
                     f"  {name}(input: {upper_first(op)}{n}Input!, condition: Model{n}ConditionInput): {n}"
+                    + _auth_directives(m, (op,))
                 )
                 self.operations[f"Mutation.{name}"] = ModelOperation(op, n)
         for sub_op, mutation_op in (("onCreate", "create"), ("onUpdate", "update"), ("onDelete", "delete")):
@@ -255,7 +273,7 @@ class _Generator:
             if name and mutation:
                 self.subscription.append(
                     f"  {name}(filter: ModelSubscription{n}FilterInput): {n} "
-                    f'@aws_subscribe(mutations: ["{mutation}"])'
+                    f'@aws_subscribe(mutations: ["{mutation}"]){_auth_directives(m, ("listen",))}'
                 )
                 self.operations[f"Subscription.{name}"] = ModelOperation("subscribe", n)
         for rel in m.relations.values():
@@ -340,11 +358,20 @@ def _rewrite_many_to_many(document: DocumentNode, via: dict[tuple[str, str], str
     return DocumentNode(definitions=tuple(definitions))
 
 
-def _copy_object(node: ObjectTypeDefinitionNode, fields: list[FieldDefinitionNode]) -> ObjectTypeDefinitionNode:
+def _copy_object(node: ObjectTypeDefinitionNode, fields: list[FieldDefinitionNode],
+                 more_directives: tuple[ConstDirectiveNode, ...] = ()) -> ObjectTypeDefinitionNode:
     return ObjectTypeDefinitionNode(
         name=node.name, description=node.description, interfaces=node.interfaces,
-        directives=node.directives, fields=tuple(fields), loc=node.loc,
+        directives=(*(node.directives or ()), *more_directives), fields=tuple(fields), loc=node.loc,
     )
+
+
+def _parse_directives(text: str) -> tuple[ConstDirectiveNode, ...]:
+    if not text:
+        return ()
+    node = parse(Source(f"type X{text} {{ x: Int }}", GENERATED_SOURCE_NAME)).definitions[0]
+    assert isinstance(node, ObjectTypeDefinitionNode)
+    return tuple(node.directives or ())
 
 
 def _complete_model_types(
@@ -373,7 +400,7 @@ def _complete_model_types(
                 fields.append(f)
         if added:
             fields.extend(_parse_fields("\n".join(added)))
-        out.append(_copy_object(d, fields))
+        out.append(_copy_object(d, fields, _parse_directives(_auth_directives(m))))
     return out
 
 
