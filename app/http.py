@@ -295,7 +295,7 @@ class GraphQLEndpoint:
         if op_type is OperationType.SUBSCRIPTION:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
             return _Outcome(request_error_status, _error_body(error), op_type.value, name)
-        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync)
+        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync, caller=identity)
         guard = self.runtime.field_guards.guard_for(identity)
         result: ExecutionResult = await executor.execute(prepared, graphql_request, scope, guard)
         errors = result.errors or []
