@@ -30,7 +30,7 @@ from graphql.validation.validate import validate_sdl
 from app.directives import AMPLIFY_DIRECTIVES_SDL, APPSYNC_DIRECTIVES_SDL
 from app.errors import ConfigError, Problem
 from app.scalars import APPSYNC_SCALAR_SDL, bind_scalars
-from resolvers.model.resolvers import relation_resolver, root_resolver
+from resolvers.model.resolvers import field_resolver, relation_resolver, root_resolver
 from resolvers.model.transformer import TransformResult, transform
 
 BUILTIN_SOURCE_NAME = "<appsync built-ins>"
@@ -109,6 +109,11 @@ def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: st
             owner = model.models[type_name]
             relation = owner.relations[field_name]
             field.resolve = relation_resolver(owner, relation, model.models[relation.target])
+    for spec in model.models.values():
+        for field_name in spec.field_auth:
+            field = _field(schema, spec.name, field_name)
+            if field is not None:
+                field.resolve = field_resolver(spec, field_name, field.resolve)
     problems = []
     for coordinate, resolver in resolvers.items():
         type_name, _, field_name = coordinate.partition(".")

@@ -232,3 +232,50 @@ def test_auth_rules_that_cannot_work_are_schema_problems(tmp_path):
     assert "cannot use provider 'apiKey'" in messages
     assert "needs groups or groupsField" in messages
     assert "C.count: an @auth owner/groups field must be String" in messages
+
+
+FIELD_SCHEMA = """
+type Profile @model @auth(rules: [{allow: private}]) {
+  id: ID!
+  name: String!
+  salary: Int @auth(rules: [{allow: owner}, {allow: groups, groups: ["HR"]}])
+}
+"""
+
+
+@pytest.fixture
+async def profiles(make_client, database_url, idp):  # noqa: F811 - pytest injects the imported fixture
+    pool = idp.base + "/pool"
+    config = (
+        '[auth]\ndefault = "AMAZON_COGNITO_USER_POOLS"\n'
+        f'[auth.cognito_user_pools]\nissuer = "{pool}"\napp_id_client_regex = "{CLIENT}"\n'
+        f'jwks_url = "{idp.jwks_url}"\n'
+    )
+    client = await make_client(database_url, schema=FIELD_SCHEMA, config=config)
+    return Users(client, pool)
+
+
+async def test_a_field_with_its_own_rules_is_read_only_by_those_they_name(profiles):
+    create = 'mutation($s: Int) { createProfile(input: {name: "a", salary: $s}) { id owner salary } }'
+    mine = (await profiles.as_user("alice", create, {"s": 100}))["data"]["createProfile"]
+    assert mine["owner"] == "sub-alice::alice" and mine["salary"] == 100
+    body = await profiles.as_user("bob", "{ listProfiles { items { name salary } } }")
+    assert body["data"]["listProfiles"]["items"] == [{"name": "a", "salary": None}]
+    assert body["errors"][0]["path"] == ["listProfiles", "items", 0, "salary"]
+    assert body["errors"][0]["errorType"] == "Unauthorized"
+    body = await profiles.as_user("hr", "{ listProfiles { items { salary } } }", groups=["HR"])
+    assert body == {"data": {"listProfiles": {"items": [{"salary": 100}]}}}
+
+
+async def test_a_field_with_its_own_rules_is_written_only_by_those_they_name(profiles):
+    create = 'mutation { createProfile(input: {name: "a", salary: 100}) { id } }'
+    profile = (await profiles.as_user("alice", create))["data"]["createProfile"]
+    rename = 'mutation($id: ID!) { updateProfile(input: {id: $id, name: "renamed"}) { name } }'
+    assert (await profiles.as_user("bob", rename, {"id": profile["id"]}))["data"]["updateProfile"] == {
+        "name": "renamed"}
+    raise_ = 'mutation($id: ID!) { updateProfile(input: {id: $id, salary: 999}) { name } }'
+    body = await profiles.as_user("bob", raise_, {"id": profile["id"]})
+    assert body["errors"][0]["errorType"] == "Unauthorized"
+    body = await profiles.as_user("hr", "query($id: ID!) { getProfile(id: $id) { salary } }", {"id": profile["id"]},
+                                  groups=["HR"])
+    assert body["data"]["getProfile"] == {"salary": 100}

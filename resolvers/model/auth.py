@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import Node, ObjectTypeDefinitionNode, value_from_ast_untyped
+from graphql import FieldDefinitionNode, Node, ObjectTypeDefinitionNode, value_from_ast_untyped
 
 from auth.modes import AuthMode, Identity
 
@@ -184,14 +184,13 @@ def _operations(raw: Any) -> frozenset[str]:
     return frozenset(out)
 
 
-def read_auth(node: ObjectTypeDefinitionNode, fields: Mapping[str, tuple[str, bool]],
+def read_auth(node: ObjectTypeDefinitionNode | FieldDefinitionNode, name: str, fields: Mapping[str, tuple[str, bool]],
               problem: Callable[[Node, str], None]) -> tuple[ModelAuth | None, dict[str, bool]]:
-    """The model's rules, and owner/groups fields Amplify would add (name -> is a list).
+    """The rules on a model (or on one of its fields), and owner/groups fields Amplify would add.
 
-    ``fields`` maps the model's declared field names to (type name, is_list); ``problem(node, message)``
-    records what is wrong.
+    ``name`` labels messages (``Model`` or ``Model.field``); ``fields`` maps the model's declared
+    field names to (type name, is_list); ``problem(node, message)`` records what is wrong.
     """
-    name = node.name.value
     auth = next((d for d in node.directives or () if d.name.value == "auth"), None)
     if auth is None:
         return None, {}
@@ -227,7 +226,8 @@ def read_auth(node: ObjectTypeDefinitionNode, fields: Mapping[str, tuple[str, bo
             else:
                 type_name, is_list = declared
                 if type_name not in ("String", "ID"):
-                    problem(node, f"{name}.{column}: an @auth owner/groups field must be String or [String]")
+                    model = name.split(".")[0]
+                    problem(node, f"{model}.{column}: an @auth owner/groups field must be String or [String]")
                 if is_list:
                     list_fields.add(str(column))
         rules.append(AuthRule(

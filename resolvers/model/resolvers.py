@@ -125,6 +125,7 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
             store = _store(info)
             access = _access(info, spec, kind)
             data, condition = args["input"], args.get("condition")
+            access = _field_access(info, spec, kind, data, access)
             if kind == "create":
                 item = await store.create(model, _owned_input(info, spec, access, data), condition)
             else:
@@ -145,13 +146,54 @@ def root_resolver(coordinate: str, op: ModelOperation, spec: ModelSpec) -> Graph
     raise AssertionError(f"no root resolver for {op.kind}")  # pragma: no cover
 
 
+def _field_access(info: GraphQLResolveInfo[RequestScope], spec: ModelSpec, operation: str,
+                  data: Mapping[str, Any], access: Access) -> Access:
+    """Narrow a write by the field-level rules of the fields its input sets."""
+    if not spec.field_auth or operation == "delete":
+        return access
+    scope: RequestScope = info.context
+    predicates = [access.predicate] if access.predicate is not None else []
+    for name, rules in spec.field_auth.items():
+        if name not in data:
+            continue
+        allowed = rules.access(scope.caller, operation)
+        if not allowed.allowed:
+            raise _unauthorized(info)
+        if allowed.predicate is not None:
+            predicates.append(allowed.predicate)
+    if len(predicates) <= 1:
+        return Access(True, predicates[0] if predicates else None)
+    return Access(True, {"and": predicates})
+
+
+def field_resolver(spec: ModelSpec, field_name: str, inner: Callable[..., Any] | None) -> Callable[..., Any]:
+    """A model field with its own @auth rules: read only where they let the caller read the row."""
+    rules = spec.field_auth[field_name]
+
+    def guarded(source: Any, info: GraphQLResolveInfo[RequestScope], **args: Any) -> Any:
+        scope: RequestScope = info.context
+        access = rules.access(scope.caller, "get")
+        if not access.allowed or (access.predicate is not None and not matches(source, access.predicate)):
+            raise _unauthorized(info)
+        if inner is not None:
+            return inner(source, info, **args)
+        return source.get(field_name) if isinstance(source, Mapping) else getattr(source, field_name, None)
+
+    return guarded
+
+
 def _owned_input(info: GraphQLResolveInfo[RequestScope], spec: ModelSpec, access: Access,
                  data: Mapping[str, Any]) -> Mapping[str, Any]:
     """A create's input with the caller filled in as owner where left out, checked against the rules."""
     scope: RequestScope = info.context
-    if spec.auth is None or scope.caller is None:
+    caller = scope.caller
+    rule_sets = [spec.auth] if spec.auth is not None else []
+    rule_sets.extend(rules for name, rules in spec.field_auth.items() if name in data)
+    if not rule_sets or caller is None:
         return data
-    filled = {**data, **spec.auth.owner_defaults(scope.caller, data)}
+    filled = dict(data)
+    for rules in rule_sets:
+        filled.update(rules.owner_defaults(caller, filled))
     if access.predicate is not None and not matches(filled, access.predicate):
         raise _unauthorized(info)  # creating a row owned by someone else
     return filled

@@ -94,6 +94,7 @@ class ModelSpec:
     subscription_names: dict[str, str | None] = field(default_factory=dict)
     implicit_fields: list[str] = field(default_factory=list)  # FK fields Trellis added
     auth: ModelAuth | None = None  # @auth rules; None: the API's @aws_* directives alone decide
+    field_auth: dict[str, ModelAuth] = field(default_factory=dict)  # field-level @auth rules
 
     @property
     def sort_key(self) -> tuple[str, ...]:
@@ -228,7 +229,12 @@ class _Reader:
                               args.get("queryField"))
                 )
         declared = {fname: (f.type_name, f.is_list) for fname, f in spec.fields.items()}
-        spec.auth, added = read_auth(node, declared, self.problem)
+        spec.auth, added = read_auth(node, name, declared, self.problem)
+        for f in node.fields or ():
+            field_rules, field_added = read_auth(f, f"{name}.{f.name.value}", declared, self.problem)
+            if field_rules is not None:
+                spec.field_auth[f.name.value] = field_rules
+                added.update(field_added)
         for fname in added:
             # Amplify adds an owner (or groups) field the model does not declare: ``owner: String``.
             spec.fields[fname] = FieldSpec(fname, "String", False, False, ColumnKind.STRING)

@@ -24,6 +24,7 @@ from graphql import (
 )
 
 from app.errors import Problem
+from auth.modes import AuthMode
 from resolvers.model.auth import MODE_DIRECTIVES
 from resolvers.model.naming import lower_first, upper_first
 from resolvers.model.spec import (
@@ -118,7 +119,10 @@ def _auth_directives(m: ModelSpec, operations: tuple[str, ...] = ()) -> str:
     """
     if m.auth is None:
         return ""
-    modes = (m.auth.modes_for(operations) if operations else set()) or m.auth.modes
+    return _mode_directives((m.auth.modes_for(operations) if operations else set()) or m.auth.modes)
+
+
+def _mode_directives(modes: set[AuthMode]) -> str:
     return "".join(f" @{MODE_DIRECTIVES[mode]}" for mode in sorted(modes))
 
 
@@ -366,6 +370,13 @@ def _copy_object(node: ObjectTypeDefinitionNode, fields: list[FieldDefinitionNod
     )
 
 
+def _with_directives(node: FieldDefinitionNode, more: tuple[ConstDirectiveNode, ...]) -> FieldDefinitionNode:
+    return FieldDefinitionNode(
+        name=node.name, description=node.description, arguments=node.arguments, type=node.type,
+        directives=(*(node.directives or ()), *more), loc=node.loc,
+    )
+
+
 def _parse_directives(text: str) -> tuple[ConstDirectiveNode, ...]:
     if not text:
         return ()
@@ -395,9 +406,11 @@ def _complete_model_types(
             if rel is not None and rel.many:
                 snippet = (f"{f.name.value}(filter: Model{rel.target}FilterInput, sortDirection: ModelSortDirection, "
                            f"limit: Int, nextToken: String): Model{rel.target}Connection")
-                fields.append(_parse_fields(snippet)[0])
-            else:
-                fields.append(f)
+                f = _parse_fields(snippet)[0]
+            field_rules = m.field_auth.get(f.name.value)
+            if field_rules is not None:
+                f = _with_directives(f, _parse_directives(_mode_directives(field_rules.modes)))
+            fields.append(f)
         if added:
             fields.extend(_parse_fields("\n".join(added)))
         out.append(_copy_object(d, fields, _parse_directives(_auth_directives(m))))
