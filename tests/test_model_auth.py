@@ -279,3 +279,37 @@ async def test_a_field_with_its_own_rules_is_written_only_by_those_they_name(pro
     body = await profiles.as_user("hr", "query($id: ID!) { getProfile(id: $id) { salary } }", {"id": profile["id"]},
                                   groups=["HR"])
     assert body["data"]["getProfile"] == {"salary": 100}
+
+
+NESTED_SCHEMA = """
+type Address { city: String! geo: Geo }
+type Geo { lat: Float }
+type Shop @model @auth(rules: [{allow: private}]) {
+  id: ID!
+  address: Address
+  labels: [Label] @manyToMany(relationName: "ShopLabel")
+}
+type Label @model @auth(rules: [{allow: private}]) { id: ID! name: String! shops: [Shop] @manyToMany(relationName: "ShopLabel") }
+"""
+
+
+async def test_types_nested_in_a_model_and_its_join_model_take_its_rules_modes(make_client, database_url,
+                                                                               idp):  # noqa: F811
+    pool = idp.base + "/pool"
+    config = (
+        '[auth]\ndefault = "API_KEY"\nadditional = ["AMAZON_COGNITO_USER_POOLS"]\n'
+        f'[auth.cognito_user_pools]\nissuer = "{pool}"\napp_id_client_regex = "{CLIENT}"\n'
+        f'jwks_url = "{idp.jwks_url}"\n'
+    )
+    users = Users(await make_client(database_url, schema=NESTED_SCHEMA, config=config), pool)
+    shop = (await users.as_user("alice", 'mutation { createShop(input: {address: {city: "Oban", geo: {lat: 56.4}}}) '
+                                "{ id address { city geo { lat } } } }"))["data"]["createShop"]
+    assert shop["address"] == {"city": "Oban", "geo": {"lat": 56.4}}
+    label = (await users.as_user("alice", 'mutation { createLabel(input: {name: "fish"}) { id } }'))["data"]
+    link = await users.as_user("alice", "mutation($s: ID!, $l: ID!) { createShopLabel(input: {shopId: $s, labelId: $l}) "
+                               "{ id } }", {"s": shop["id"], "l": label["createLabel"]["id"]})
+    assert link["data"]["createShopLabel"]["id"], link
+    body = await users.as_user("bob", "{ listShops { items { labels { items { label { name } } } } } }")
+    assert body == {"data": {"listShops": {"items": [{"labels": {"items": [{"label": {"name": "fish"}}]}}]}}}
+    body = (await users.client.post("{ listShopLabels { items { id } } }")).json()
+    assert body["errors"][0]["errorType"] == "Unauthorized"

@@ -18,9 +18,11 @@ from graphql import (
     EnumTypeDefinitionNode,
     FieldDefinitionNode,
     InputObjectTypeDefinitionNode,
+    ListValueNode,
     ObjectTypeDefinitionNode,
     Source,
     parse,
+    print_ast,
 )
 
 from app.errors import Problem
@@ -323,7 +325,7 @@ def _many_to_many_sdl(document: DocumentNode, file: str) -> tuple[str, dict[tupl
         if ka == kb:
             kb = f"{lower_first(b.model)}2Id"
         sdl.append(
-            f"type {relation} @model {{\n  id: ID!\n"
+            f"type {relation} @model{_join_auth(document, a.model, b.model)} {{\n  id: ID!\n"
             f'  {ka}: ID! @index(name: "by{a.model}")\n  {kb}: ID! @index(name: "by{b.model}")\n'
             f'  {lower_first(a.model)}: {a.model}! @belongsTo(fields: ["{ka}"])\n'
             f'  {lower_first(b.model)}: {b.model}! @belongsTo(fields: ["{kb}"])\n}}'
@@ -333,6 +335,19 @@ def _many_to_many_sdl(document: DocumentNode, file: str) -> tuple[str, dict[tupl
         via[(a.model, a.field + "#join")] = relation
         via[(b.model, b.field + "#join")] = relation
     return "\n".join(sdl), via, problems
+
+
+def _join_auth(document: DocumentNode, *models: str) -> str:
+    """A join model takes the @auth rules of both models it joins (whoever may change either side
+    may link them); none when neither side has rules."""
+    rules: list[str] = []
+    for d in document.definitions:
+        if isinstance(d, ObjectTypeDefinitionNode) and d.name.value in models:
+            auth = directive(d, "auth")
+            for argument in auth.arguments or () if auth is not None else ():
+                if argument.name.value == "rules" and isinstance(argument.value, ListValueNode):
+                    rules.extend(print_ast(rule) for rule in argument.value.values)
+    return f" @auth(rules: [{', '.join(dict.fromkeys(rules))}])" if rules else ""
 
 
 def _rewrite_many_to_many(document: DocumentNode, via: dict[tuple[str, str], str]) -> DocumentNode:
@@ -385,12 +400,44 @@ def _parse_directives(text: str) -> tuple[ConstDirectiveNode, ...]:
     return tuple(node.directives or ())
 
 
+def _nested_type_modes(document: DocumentNode, models: dict[str, ModelSpec]) -> dict[str, set[AuthMode]]:
+    """Non-model object types stored inside models with @auth rules get those rules' modes (as Amplify
+    adds them), unless the type names its own ``@aws_*`` directives."""
+    objects = {d.name.value: d for d in document.definitions if isinstance(d, ObjectTypeDefinitionNode)}
+    modes: dict[str, set[AuthMode]] = {}
+    for m in models.values():
+        rule_sets = ([m.auth] if m.auth is not None else []) + list(m.field_auth.values())
+        if not rule_sets:
+            continue
+        wanted = {mode for rules in rule_sets for mode in rules.modes}
+        pending = [f.type_name for f in m.fields.values()]
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            node = objects.get(name)
+            if node is None or name in models or name in seen:
+                continue
+            seen.add(name)
+            if any(d.name.value in _AWS_DIRECTIVES for d in node.directives or ()):
+                continue
+            modes.setdefault(name, set()).update(wanted)
+            pending.extend(named_type(f.type)[0] for f in node.fields or ())
+    return modes
+
+
+_AWS_DIRECTIVES = {"aws_api_key", "aws_iam", "aws_oidc", "aws_cognito_user_pools", "aws_auth", "aws_lambda"}
+
+
 def _complete_model_types(
     document: DocumentNode, models: dict[str, ModelSpec]
 ) -> list[DefinitionNode]:
     """Model types gain id/timestamps/implicit keys; @hasMany fields become connections."""
     out: list[DefinitionNode] = []
+    nested = _nested_type_modes(document, models)
     for d in document.definitions:
+        if isinstance(d, ObjectTypeDefinitionNode) and d.name.value in nested:
+            out.append(_copy_object(d, list(d.fields or ()), _parse_directives(_mode_directives(nested[d.name.value]))))
+            continue
         if not isinstance(d, ObjectTypeDefinitionNode) or d.name.value not in models:
             out.append(d)
             continue
