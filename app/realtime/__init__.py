@@ -1,0 +1,1 @@
+"""Real-time: change events, the subscription engine and the WebSocket protocols."""

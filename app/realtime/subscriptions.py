@@ -1,0 +1,286 @@
+"""The subscription engine: which subscriptions an event reaches, and what each receives.
+
+``prepare`` checks a subscription at ``start`` (the document validates, it is one subscription
+field, the caller's mode may read that field, the model's ``@auth`` rules let them ``listen``)
+and works out what it listens to: the mutations named by ``@aws_subscribe``. ``register`` puts it
+on those topics (one pub/sub handler per topic per instance, however many subscribers).
+
+For each event: subscriptions whose filters pass (AppSync's argument filtering — a subscription
+argument that is set must equal the item's field of that name — the ``@model`` ``filter``
+argument, and owner/group rows for callers whose rules grant rows only) are grouped by what
+they would receive (document, variables, and the caller's access class); each group's payload
+is executed and serialised once and handed, as bytes, to every member's ``deliver``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    value_from_ast_untyped,
+)
+from graphql.execution import Executor as GraphQLExecutor
+from graphql.execution import execute_subscription_event
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import is_awaitable
+
+from app.error_format import format_error
+from app.errors import TrellisError
+from app.execution import Executor, GraphQLRequest
+from app.pubsub import PubSub, Unsubscribe
+from app.realtime.events import ChangeEvent, topic_for
+from auth.field_rules import FieldUnauthorizedError, GuardCache, denied_message
+from auth.modes import Identity
+from resolvers.context import RequestInfo, RequestScope
+from resolvers.model.auth import Access
+from resolvers.model.match import matches
+from resolvers.model.spec import ModelSpec
+from resolvers.runtime import ResolverRuntime
+
+log = logging.getLogger("trellis.realtime")
+
+Deliver = Callable[["Subscription", bytes], None]
+Expire = Callable[["Subscription"], None]
+
+
+class SubscriptionError(TrellisError):
+    error_type = "BadRequestException"
+
+
+@dataclass(eq=False)
+class Subscription:
+    id: str
+    request: GraphQLRequest
+    document: DocumentNode
+    field_name: str
+    arguments: Mapping[str, Any]
+    mutations: tuple[str, ...]
+    identity: Identity
+    access: Access
+    group_key: tuple[Any, ...]
+    executor: GraphQLExecutor[Any]
+    deliver: Deliver
+    expire: Expire | None = None
+    expires_at: float | None = None  # epoch seconds: the credential's own expiry
+    headers: Mapping[str, str] = field(default_factory=dict)
+    unsubscribers: list[Unsubscribe] = field(default_factory=list)
+
+
+def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[OperationDefinitionNode, FieldNode]:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    if len(operations) != 1:
+        raise SubscriptionError("Could not determine which operation to run: give a valid operationName")
+    operation = operations[0]
+    if operation.operation is not OperationType.SUBSCRIPTION:
+        raise SubscriptionError("Only subscription operations are accepted here")
+    fields = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+    if len(fields) != 1 or len(operation.selection_set.selections) != 1:
+        raise SubscriptionError("A subscription must select exactly one top-level field")
+    return operation, fields[0]
+
+
+def subscribed_mutations(schema: GraphQLSchema, field_name: str) -> tuple[str, ...]:
+    subscription_type = schema.subscription_type
+    field_def = subscription_type.fields.get(field_name) if subscription_type is not None else None
+    node = field_def.ast_node if field_def is not None else None
+    for directive in (node.directives or ()) if node is not None else ():
+        if directive.name.value == "aws_subscribe":
+            for argument in directive.arguments or ():
+                if argument.name.value == "mutations":
+                    value = value_from_ast_untyped(argument.value)
+                    return tuple(str(v) for v in value or ())
+    return ()
+
+
+class SubscriptionEngine:
+    def __init__(self, executor: Executor, resolvers: ResolverRuntime, field_guards: GuardCache,
+                 models: Mapping[str, ModelSpec], model_of_field: Mapping[str, str], pubsub: PubSub,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.executor = executor
+        self.schema = executor.schema
+        self.resolvers = resolvers
+        self.field_guards = field_guards
+        self.models = models
+        self.model_of_field = model_of_field  # subscription field -> @model type it watches
+        self.pubsub = pubsub
+        self.clock = clock
+        self._by_topic: dict[str, dict[Subscription, None]] = {}
+        self._topic_handles: dict[str, Unsubscribe] = {}
+        self.max_pending_events = 10_000
+        self._events: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._row_rules = any(
+            rule.row_level for m in models.values() if m.auth is not None for rule in m.auth.rules
+        )
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def prepare(self, subscription_id: str, request: GraphQLRequest, identity: Identity, deliver: Deliver,
+                expire: Expire | None = None, expires_at: float | None = None) -> Subscription:
+        """Check a subscription at ``start``; raise a ``TrellisError`` (AppSync's shape) if it cannot run."""
+        prepared = self.executor.prepare(request.query)
+        if prepared.document is None:
+            raise SubscriptionError("; ".join(e.message for e in prepared.errors),
+                                    error_info={"errors": [format_error(e, False) for e in prepared.errors]})
+        _operation, root = _root_field(prepared.document, request.operation_name)
+        field_name = root.name.value
+        guard = self.field_guards.guard_for(identity)
+        if guard is not None and ("Subscription", field_name) in guard.denied:
+            raise FieldUnauthorizedError(denied_message("Subscription", field_name))
+        subscription_type = self.schema.subscription_type
+        assert subscription_type is not None  # validation passed, so the schema has one
+        # Built once: variables coerced and the caller's field guard fixed; each event runs a copy.
+        built = GraphQLExecutor.build(
+            self.schema, prepared.document, raw_variable_values=dict(request.variables or {}),
+            operation_name=request.operation_name, middleware=[guard] if guard is not None else None,
+        )
+        if isinstance(built, list):
+            raise SubscriptionError("; ".join(e.message for e in built))
+        try:
+            arguments = get_argument_values(subscription_type.fields[field_name], root, built.variable_values)
+        except GraphQLError as exc:
+            raise SubscriptionError(exc.message) from exc
+        access = Access(True)
+        model_name = self.model_of_field.get(field_name)
+        spec = self.models.get(model_name) if model_name else None
+        if spec is not None and spec.auth is not None:
+            access = spec.auth.access(identity, "listen")
+            if not access.allowed:
+                raise FieldUnauthorizedError(denied_message("Subscription", field_name))
+        variables = json.dumps(request.variables or {}, sort_keys=True, default=str)
+        owner_key = None
+        if self._row_rules and identity.appsync is not None:
+            claims = identity.appsync.get("claims") or {}
+            owner_key = (claims.get("sub"), claims.get("username") or claims.get("cognito:username"))
+        group_key = (request.query, request.operation_name, variables, identity.mode, identity.groups,
+                     identity.policy_cache_key, identity.denied_fields, owner_key)
+        return Subscription(
+            id=subscription_id, request=request, document=prepared.document, field_name=field_name,
+            arguments=arguments, mutations=subscribed_mutations(self.schema, field_name), identity=identity,
+            executor=built,
+            access=access, group_key=group_key, deliver=deliver, expire=expire, expires_at=expires_at,
+        )
+
+    async def register(self, subscription: Subscription) -> None:
+        for mutation in subscription.mutations:
+            topic = topic_for(mutation)
+            members = self._by_topic.setdefault(topic, {})
+            members[subscription] = None
+            if topic not in self._topic_handles:
+                self._topic_handles[topic] = await self.pubsub.subscribe(topic, self._on_message)
+
+    def unregister(self, subscription: Subscription) -> None:
+        for mutation in subscription.mutations:
+            topic = topic_for(mutation)
+            members = self._by_topic.get(topic)
+            if members is None:
+                continue
+            members.pop(subscription, None)
+            if not members:
+                del self._by_topic[topic]
+                handle = self._topic_handles.pop(topic, None)
+                if handle is not None:
+                    handle()
+
+    def count(self) -> int:
+        return len({s for members in self._by_topic.values() for s in members})
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _on_message(self, topic: str, raw: bytes) -> None:
+        # Events are rendered one after another by one task, so every subscriber sees them in
+        # the order they were published; the pub/sub handler itself only enqueues.
+        if topic not in self._by_topic:
+            return
+        if self._events.qsize() >= self.max_pending_events:
+            log.warning("subscription event queue full (%d): dropping an event on %s", self._events.qsize(), topic)
+            return
+        self._events.put_nowait((topic, raw))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name="trellis-subscription-events")
+
+    async def _work(self) -> None:
+        while not self._events.empty():
+            topic, raw = self._events.get_nowait()
+            try:
+                await self._dispatch(topic, raw)
+            except Exception:  # one bad event must not stop delivery of the next
+                log.exception("delivering an event on %s failed", topic)
+
+    async def close(self) -> None:
+        for handle in self._topic_handles.values():
+            handle()
+        self._topic_handles.clear()
+        self._by_topic.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def _dispatch(self, topic: str, raw: bytes) -> None:
+        members = self._by_topic.get(topic)
+        if not members:
+            return
+        try:
+            event = ChangeEvent.decode(raw)
+        except (ValueError, KeyError, TypeError):
+            log.warning("undecodable change event on %s", topic)
+            return
+        now = self.clock()
+        groups: dict[tuple[Any, ...], list[Subscription]] = {}
+        for subscription in tuple(members):
+            if subscription.expires_at is not None and now >= subscription.expires_at:
+                # The credential that authorised it has expired: nothing more is delivered.
+                self.unregister(subscription)
+                if subscription.expire is not None:
+                    subscription.expire(subscription)
+                continue
+            if self._passes(subscription, event.item):
+                groups.setdefault(subscription.group_key, []).append(subscription)
+        for group in groups.values():
+            await self._render(group, event)
+
+    def _passes(self, subscription: Subscription, item: Mapping[str, Any]) -> bool:
+        for name, value in subscription.arguments.items():
+            if value is None:
+                continue
+            if name == "filter" and self.model_of_field.get(subscription.field_name):
+                if not matches(item, value):
+                    return False
+            elif item.get(name) != value:
+                return False
+        predicate = subscription.access.predicate
+        return predicate is None or matches(item, predicate)
+
+    async def _render(self, group: list[Subscription], event: ChangeEvent) -> None:
+        first = group[0]
+        per_event = first.executor.build_per_event_executor({first.field_name: dict(event.item)})
+        # A fresh scope per event: batch loaders must not serve one event's rows to the next.
+        per_event.context_value = RequestScope(runtime=self.resolvers, request=RequestInfo(headers=first.headers),
+                                               identity=first.identity.appsync, caller=first.identity)
+        result = execute_subscription_event(per_event)
+        if is_awaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e, False) for e in result.errors]
+        payload = json.dumps(body, separators=(",", ":")).encode()  # once for the whole group
+        for subscription in group:
+            subscription.deliver(subscription, payload)

@@ -1,0 +1,172 @@
+"""The subscription engine below the WebSocket protocols: filters, auth at start and per event,
+payloads through the subscription's own selection, and one render per group of alike subscribers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.execution import GraphQLRequest
+from app.pubsub import MemoryPubSub
+from app.realtime.events import ChangePublisher
+from app.realtime.subscriptions import SubscriptionEngine, SubscriptionError
+from auth.field_rules import FieldUnauthorizedError
+from auth.modes import AuthMode, Identity
+
+SCHEMA = """
+type Item @model {
+  id: ID!
+  name: String!
+  colour: String
+  size: Int
+  secret: String @aws_iam
+  parts: [Part] @hasMany
+}
+type Part @model { id: ID! label: String! }
+type Memo @model @auth(rules: [{allow: owner}, {allow: public, operations: [get, list]}]) { id: ID! text: String! }
+"""
+
+API = Identity(AuthMode.API_KEY)
+
+
+def pool_user(name: str) -> Identity:
+    claims = {"sub": f"sub-{name}", "cognito:username": name}
+    return Identity(AuthMode.AMAZON_COGNITO_USER_POOLS, {"sub": f"sub-{name}", "claims": claims, "username": name})
+
+
+class Received:
+    def __init__(self) -> None:
+        self.payloads: list[tuple[str, dict]] = []
+        self.raw: list[bytes] = []
+
+    def __call__(self, subscription, payload: bytes) -> None:
+        self.raw.append(payload)
+        self.payloads.append((subscription.id, json.loads(payload)))
+
+
+@pytest.fixture
+async def engine_and_client(make_client, tmp_path):
+    config = '[auth]\ndefault = "API_KEY"\nadditional = ["AMAZON_COGNITO_USER_POOLS"]\n' \
+             '[auth.cognito_user_pools]\nissuer = "https://pool.example"\n'
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", schema=SCHEMA, config=config)
+    runtime = client.runtime
+    pubsub = MemoryPubSub()
+    runtime.resolvers.change_listeners.append(ChangePublisher(pubsub))
+    operations = runtime.loaded.model.operations
+    model_of_field = {c.split(".", 1)[1]: op.model for c, op in operations.items() if c.startswith("Subscription.")}
+    engine = SubscriptionEngine(runtime.executor, runtime.resolvers, runtime.field_guards, runtime.loaded.model.models,
+                                model_of_field, pubsub)
+    yield engine, client
+    await engine.close()
+
+
+async def start(engine, query: str, variables=None, identity: Identity = API, sid: str = "s1") -> Received:
+    received = Received()
+    subscription = engine.prepare(sid, GraphQLRequest(query, variables), identity, received)
+    await engine.register(subscription)
+    return received
+
+
+async def settle(engine) -> None:
+    while engine._worker is not None and not engine._worker.done():
+        await engine._worker
+
+
+async def test_a_mutation_reaches_subscribers_through_their_own_selection(engine_and_client):
+    engine, client = engine_and_client
+    received = await start(engine, "subscription { onCreateItem { name colour size } }")
+    await client.data('mutation { createItem(input: {name: "kite", colour: "red", size: 3}) { id } }')
+    await settle(engine)
+    # The mutation selected only id; the subscriber gets every field it asked for.
+    assert received.payloads == [("s1", {"data": {"onCreateItem": {"name": "kite", "colour": "red", "size": 3}}})]
+
+
+async def test_the_model_filter_argument_selects_events(engine_and_client):
+    engine, client = engine_and_client
+    red = await start(engine, 'subscription { onCreateItem(filter: {colour: {in: ["red", "pink"]}}) { name } }')
+    big = await start(engine, "subscription { onCreateItem(filter: {size: {gt: 5}}) { name } }", sid="s2")
+    for name, colour, size in (("a", "red", 1), ("b", "blue", 9), ("c", "pink", 7)):
+        await client.data("mutation($n: String!, $c: String, $s: Int) { createItem(input: {name: $n, colour: $c, "
+                          "size: $s}) { id } }", {"n": name, "c": colour, "s": size})
+    await settle(engine)
+    assert [p["data"]["onCreateItem"]["name"] for _, p in red.payloads] == ["a", "c"]
+    assert [p["data"]["onCreateItem"]["name"] for _, p in big.payloads] == ["b", "c"]
+
+
+async def test_alike_subscribers_share_one_rendered_payload(engine_and_client):
+    engine, client = engine_and_client
+    received = Received()
+    for i in range(50):
+        await engine.register(engine.prepare(f"s{i}", GraphQLRequest("subscription { onCreateItem { name } }"),
+                                             API, received))
+    await client.data('mutation { createItem(input: {name: "x"}) { id } }')
+    await settle(engine)
+    assert len(received.raw) == 50
+    assert len({id(raw) for raw in received.raw}) == 1  # the very same bytes object: serialised once
+
+
+async def test_relations_in_the_selection_are_loaded_per_event(engine_and_client):
+    engine, client = engine_and_client
+    received = await start(engine, "subscription { onUpdateItem { name parts { items { label } } } }")
+    item = (await client.data('mutation { createItem(input: {name: "bike"}) { id } }'))["createItem"]
+    await client.data('mutation($i: ID!) { createPart(input: {label: "wheel", itemPartsId: $i}) { id } }',
+                      {"i": item["id"]})
+    await client.data('mutation($i: ID!) { updateItem(input: {id: $i, name: "bicycle"}) { id } }', {"i": item["id"]})
+    await settle(engine)
+    assert received.payloads[0][1] == {"data": {"onUpdateItem": {"name": "bicycle",
+                                                                 "parts": {"items": [{"label": "wheel"}]}}}}
+
+
+async def test_a_field_the_caller_may_not_read_is_null_with_an_error_in_the_event(engine_and_client):
+    engine, client = engine_and_client
+    received = await start(engine, "subscription { onCreateItem { name secret } }")
+    await client.data('mutation { createItem(input: {name: "n", secret: "s"}) { id } }')
+    await settle(engine)
+    payload = received.payloads[0][1]
+    assert payload["data"] == {"onCreateItem": {"name": "n", "secret": None}}
+    assert payload["errors"][0]["errorType"] == "Unauthorized"
+
+
+async def test_owners_receive_only_their_own_rows(engine_and_client):
+    engine, _client = engine_and_client
+    alice = await start(engine, "subscription { onCreateMemo { text owner } }", identity=pool_user("alice"))
+    bob = await start(engine, "subscription { onCreateMemo { text owner } }", identity=pool_user("bob"), sid="s2")
+    publisher = engine.pubsub
+    from app.realtime.events import ChangeEvent, topic_for
+
+    for owner, text in (("sub-alice::alice", "for alice"), ("sub-bob::bob", "for bob")):
+        event = ChangeEvent("createMemo", "Memo", {"id": text, "text": text, "owner": owner})
+        await publisher.publish(topic_for("createMemo"), event.encode())
+    await settle(engine)
+    assert [p["data"]["onCreateMemo"]["text"] for _, p in alice.payloads] == ["for alice"]
+    assert [p["data"]["onCreateMemo"]["text"] for _, p in bob.payloads] == ["for bob"]
+
+
+async def test_a_subscription_its_rules_do_not_grant_is_refused_at_start(engine_and_client):
+    engine, _client = engine_and_client
+    with pytest.raises(FieldUnauthorizedError):
+        engine.prepare("s1", GraphQLRequest("subscription { onCreateMemo { text } }"), API, Received())
+    with pytest.raises(SubscriptionError):
+        engine.prepare("s1", GraphQLRequest("query { listItems { items { id } } }"), API, Received())
+    with pytest.raises(SubscriptionError):
+        engine.prepare("s1", GraphQLRequest("subscription { onCreateItem { nope } }"), API, Received())
+
+
+async def test_a_subscription_whose_credential_expired_gets_nothing_more(engine_and_client):
+    engine, client = engine_and_client
+    now = [1000.0]
+    engine.clock = lambda: now[0]
+    expired: list[str] = []
+    received = Received()
+    subscription = engine.prepare("s1", GraphQLRequest("subscription { onCreateItem { name } }"), API, received,
+                                  expire=lambda s: expired.append(s.id), expires_at=1100.0)
+    await engine.register(subscription)
+    await client.data('mutation { createItem(input: {name: "before"}) { id } }')
+    await settle(engine)
+    now[0] = 1100.0
+    await client.data('mutation { createItem(input: {name: "after"}) { id } }')
+    await settle(engine)
+    assert [p["data"]["onCreateItem"]["name"] for _, p in received.payloads] == ["before"]
+    assert expired == ["s1"]
+    assert engine.count() == 0
