@@ -29,9 +29,11 @@ from graphql.validation.validate import validate_sdl
 
 from app.directives import AMPLIFY_DIRECTIVES_SDL, APPSYNC_DIRECTIVES_SDL
 from app.errors import ConfigError, Problem
+from app.realtime.events import all_subscribed_mutations
 from app.scalars import APPSYNC_SCALAR_SDL, bind_scalars
 from resolvers.model.resolvers import field_resolver, relation_resolver, root_resolver
 from resolvers.model.transformer import TransformResult, transform
+from resolvers.publish import publishing_resolver
 
 BUILTIN_SOURCE_NAME = "<appsync built-ins>"
 _BUILTINS = parse(Source(APPSYNC_SCALAR_SDL + APPSYNC_DIRECTIVES_SDL + AMPLIFY_DIRECTIVES_SDL, BUILTIN_SOURCE_NAME))
@@ -124,6 +126,14 @@ def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: st
             problems.append(Problem(message, file=file, line=line))
             continue
         field.resolve = resolver
+    model_mutations = {c.split(".", 1)[1] for c in model.operations if c.startswith("Mutation.")}
+    for name in sorted(all_subscribed_mutations(schema) - model_mutations):
+        field = _field(schema, "Mutation", name)
+        if field is None:
+            message = f"@aws_subscribe names mutation {name!r}, but the schema has no such mutation"
+            problems.append(Problem(message, file=str(loaded.path)))
+            continue
+        field.resolve = publishing_resolver(name, field.resolve)
     return problems
 
 

@@ -27,10 +27,11 @@ from typing import Any
 
 from app.errors import ConfigError, Problem
 from app.limits import QueryLimits
+from app.realtime.config import RealtimeConfig, realtime_config
 
 DEFAULT_CONFIG_NAME = "trellis.toml"
 _TOP_LEVEL_KEYS = {
-    "server", "database", "limits", "datasources", "resolvers", "functions", "resolver_modules", "auth",
+    "server", "database", "limits", "datasources", "resolvers", "functions", "resolver_modules", "auth", "realtime",
 }
 
 
@@ -53,6 +54,7 @@ class Settings:
     admin_access_key: tuple[str, str] | None = field(default=None, repr=False)
     token_secret: bytes | None = None
     debug: bool = False
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
 
     @property
     def effective_database_url(self) -> str:
@@ -127,6 +129,8 @@ def load_settings(
         ),
         "token_secret": env["TRELLIS_SECRET"].encode() if env.get("TRELLIS_SECRET") else None,
         "debug": env.get("TRELLIS_DEBUG", "") in {"1", "true"},
+        "realtime": realtime_config(_table(raw, "realtime", problems, where), env.get("TRELLIS_REDIS_URL") or None,
+                                    problems, where),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if problems:

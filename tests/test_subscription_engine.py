@@ -170,3 +170,66 @@ async def test_a_subscription_whose_credential_expired_gets_nothing_more(engine_
     assert [p["data"]["onCreateItem"]["name"] for _, p in received.payloads] == ["before"]
     assert expired == ["s1"]
     assert engine.count() == 0
+
+
+CUSTOM_SCHEMA = """
+type Alert { id: ID! level: Int! text: String! source: String }
+type Query { ping: String }
+type Mutation { raise(level: Int!, text: String!): Alert }
+type Subscription { onAlert(level: Int): Alert @aws_subscribe(mutations: ["raise"]) }
+"""
+
+
+def raise_alert(ctx):
+    # The resolver returns more than the mutation selects; subscribers may ask for all of it.
+    return {"id": "a1", "level": ctx.arguments["level"], "text": ctx.arguments["text"], "source": "pager"}
+
+
+async def test_a_custom_mutation_publishes_its_whole_result_and_arguments_filter(make_client, tmp_path):
+    config = '[resolvers."Mutation.raise"]\nhandler = "tests.test_subscription_engine:raise_alert"\n'
+    client = await make_client(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", schema=CUSTOM_SCHEMA, config=config)
+    engine = client.runtime.subscriptions
+    severe = await start(engine, "subscription { onAlert(level: 3) { text source } }")
+    every = await start(engine, "subscription { onAlert { level } }", sid="s2")
+    await client.data('mutation { raise(level: 1, text: "minor") { id } }')
+    await client.data('mutation { raise(level: 3, text: "major") { id } }')
+    await settle(engine)
+    assert [p for _, p in severe.payloads] == [{"data": {"onAlert": {"text": "major", "source": "pager"}}}]
+    assert [p["data"]["onAlert"]["level"] for _, p in every.payloads] == [1, 3]
+
+
+def test_aws_subscribe_naming_a_missing_mutation_is_a_schema_problem(tmp_path):
+    from app.errors import ConfigError
+    from app.runtime import build
+    from app.settings import load_settings
+
+    schema = tmp_path / "schema.graphql"
+    schema.write_text(CUSTOM_SCHEMA.replace('mutations: ["raise"]', 'mutations: ["nope"]'))
+    with pytest.raises(ConfigError) as caught:
+        build(load_settings(schema, environ={}))
+    assert any("'nope'" in p.message for p in caught.value.problems)
+
+
+class SlowSubscribePubSub(MemoryPubSub):
+    """A broker whose SUBSCRIBE takes a moment, as Redis's does."""
+
+    async def subscribe(self, topic, handler):
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        return await super().subscribe(topic, handler)
+
+
+async def test_subscriptions_started_together_subscribe_their_topic_once(engine_and_client):
+    import asyncio
+
+    engine, client = engine_and_client
+    engine.pubsub = pubsub = SlowSubscribePubSub()
+    client.runtime.resolvers.change_listeners.append(ChangePublisher(pubsub))
+    received = Received()
+    subscriptions = [engine.prepare(f"s{i}", GraphQLRequest("subscription { onCreateItem { name } }"), API,
+                                    received) for i in range(5)]
+    await asyncio.gather(*(engine.register(s) for s in subscriptions))
+    await client.data('mutation { createItem(input: {name: "once"}) { id } }')
+    await settle(engine)
+    assert len(received.payloads) == 5  # one each, not one per concurrent SUBSCRIBE

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLSchema, value_from_ast_untyped
+
 from app.pubsub import PubSub
 
 TOPIC_PREFIX = "mutation:"
@@ -19,6 +21,25 @@ TOPIC_PREFIX = "mutation:"
 
 def topic_for(mutation: str) -> str:
     return TOPIC_PREFIX + mutation
+
+
+def subscribed_mutations(schema: GraphQLSchema, field_name: str) -> tuple[str, ...]:
+    subscription_type = schema.subscription_type
+    field_def = subscription_type.fields.get(field_name) if subscription_type is not None else None
+    node = field_def.ast_node if field_def is not None else None
+    for directive in (node.directives or ()) if node is not None else ():
+        if directive.name.value == "aws_subscribe":
+            for argument in directive.arguments or ():
+                if argument.name.value == "mutations":
+                    value = value_from_ast_untyped(argument.value)
+                    return tuple(str(v) for v in value or ())
+    return ()
+
+
+def all_subscribed_mutations(schema: GraphQLSchema) -> set[str]:
+    subscription_type = schema.subscription_type
+    names = subscription_type.fields if subscription_type is not None else {}
+    return {m for name in names for m in subscribed_mutations(schema, name)}
 
 
 @dataclass(frozen=True)

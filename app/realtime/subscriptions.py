@@ -28,10 +28,8 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLError,
-    GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    value_from_ast_untyped,
 )
 from graphql.execution import Executor as GraphQLExecutor
 from graphql.execution import execute_subscription_event
@@ -42,7 +40,7 @@ from app.error_format import format_error
 from app.errors import TrellisError
 from app.execution import Executor, GraphQLRequest
 from app.pubsub import PubSub, Unsubscribe
-from app.realtime.events import ChangeEvent, topic_for
+from app.realtime.events import ChangeEvent, subscribed_mutations, topic_for
 from auth.field_rules import FieldUnauthorizedError, GuardCache, denied_message
 from auth.modes import Identity
 from resolvers.context import RequestInfo, RequestScope
@@ -95,19 +93,6 @@ def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[Ope
     return operation, fields[0]
 
 
-def subscribed_mutations(schema: GraphQLSchema, field_name: str) -> tuple[str, ...]:
-    subscription_type = schema.subscription_type
-    field_def = subscription_type.fields.get(field_name) if subscription_type is not None else None
-    node = field_def.ast_node if field_def is not None else None
-    for directive in (node.directives or ()) if node is not None else ():
-        if directive.name.value == "aws_subscribe":
-            for argument in directive.arguments or ():
-                if argument.name.value == "mutations":
-                    value = value_from_ast_untyped(argument.value)
-                    return tuple(str(v) for v in value or ())
-    return ()
-
-
 class SubscriptionEngine:
     def __init__(self, executor: Executor, resolvers: ResolverRuntime, field_guards: GuardCache,
                  models: Mapping[str, ModelSpec], model_of_field: Mapping[str, str], pubsub: PubSub,
@@ -122,6 +107,7 @@ class SubscriptionEngine:
         self.clock = clock
         self._by_topic: dict[str, dict[Subscription, None]] = {}
         self._topic_handles: dict[str, Unsubscribe] = {}
+        self._topic_pending: dict[str, asyncio.Future[None]] = {}
         self.max_pending_events = 10_000
         self._events: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -178,12 +164,25 @@ class SubscriptionEngine:
         )
 
     async def register(self, subscription: Subscription) -> None:
+        """Put the subscription on its topics; returns once events published from now on reach it."""
         for mutation in subscription.mutations:
             topic = topic_for(mutation)
             members = self._by_topic.setdefault(topic, {})
             members[subscription] = None
-            if topic not in self._topic_handles:
+            if topic in self._topic_handles:
+                continue
+            pending = self._topic_pending.get(topic)
+            if pending is not None:
+                await asyncio.shield(pending)  # another start is subscribing this topic right now
+                continue
+            # Claimed before awaiting, so concurrent starts subscribe the topic once (not once each,
+            # which would deliver every event twice).
+            pending = self._topic_pending[topic] = asyncio.get_running_loop().create_future()
+            try:
                 self._topic_handles[topic] = await self.pubsub.subscribe(topic, self._on_message)
+            finally:
+                del self._topic_pending[topic]
+                pending.set_result(None)
 
     def unregister(self, subscription: Subscription) -> None:
         for mutation in subscription.mutations:

@@ -1,0 +1,268 @@
+"""Fan-out benchmark: one mutation delivered to N subscribers, Trellis beside a bare broadcast.
+
+    python -m bench.run --fanout            # 1,000 subscribers; flood and fixed-rate runs (~2 min)
+    python -m bench.run --fanout --quick    # a smoke test of the harness
+
+Contenders, measured in one run with the same client:
+
+* **bare broadcast** (``bench/baselines/ws_broadcast.py``): Starlette WebSockets, ``POST /publish``
+  sends the item to every socket — no GraphQL, no auth, no filtering, no database;
+* **Trellis**: ``createTick`` over HTTP (a durable SQLite insert), delivered over the AppSync
+  real-time protocol to ``onCreateTick`` subscribers (API key auth per subscription);
+* **Trellis x2 + Redis**: two Trellis processes sharing PostgreSQL and Redis; mutations go to
+  the first, every subscriber is connected to the second.
+
+The client (``bench/fanout/client.mjs``, Node + ``ws``, pinned to the client CPU) opens the
+connections and subscribes; the publisher (this process, same CPU) sends mutations. *Flood*:
+publish back to back for the duration; deliveries/s are counted by the client between its first
+and last message. *Fixed*: publish at ``rate`` deliveries/s (rate / N mutations per second);
+latency is receive time minus the ``sentAt`` the publisher stamped into the item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.run import HOST, REPO, free_port, log, pinned
+
+API_KEY = "da2-fanoutfanoutfanoutfanoutf"
+SCHEMA = REPO / "bench" / "fanout" / "schema.graphql"
+CLIENT = REPO / "bench" / "fanout" / "client.mjs"
+MUTATION = ("mutation($input: CreateTickInput!) { createTick(input: $input) { id } }")
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/trellis_bench_fanout"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _wait_healthy(proc: Process, path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.process.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log_path.read_text()[-3000:]}")
+        try:
+            connection = http.client.HTTPConnection(HOST, proc.port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} did not start:\n{proc.log_path.read_text()[-3000:]}")
+
+
+def start_baseline(workdir: Path, cpu: str | None) -> Process:
+    port = free_port()
+    log_path = workdir / "baseline.log"
+    command = [sys.executable, "-m", "uvicorn", "bench.baselines.ws_broadcast:app", "--host", HOST, "--port",
+               str(port), "--no-access-log", "--log-level", "warning"]
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(pinned(command, cpu), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    proc = Process("bare broadcast", port, process, log_path)
+    _wait_healthy(proc, "/nothing")
+    return proc
+
+
+def start_trellis(workdir: Path, cpu: str | None, name: str, database_url: str | None = None,
+                  redis_url: str | None = None) -> Process:
+    port = free_port()
+    data_dir = workdir / name
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update(TRELLIS_API_KEY=API_KEY, TRELLIS_DATA_DIR=str(data_dir))
+    if database_url:
+        env["TRELLIS_DATABASE_URL"] = database_url
+    if redis_url:
+        env["TRELLIS_REDIS_URL"] = redis_url
+    log_path = workdir / f"{name}.log"
+    command = [sys.executable, "-m", "app.cli", "serve", "--schema", str(SCHEMA), "--port", str(port)]
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(pinned(command, cpu), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = Process(name, port, process, log_path)
+    _wait_healthy(proc, "/health")
+    return proc
+
+
+class Client:
+    def __init__(self, port: int, count: int, cpu: str | None) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("the fan-out client needs Node.js")
+        url = f"ws://{HOST}:{port}/graphql/realtime"
+        command = [node, str(CLIENT), url, str(count), f"{HOST}:{port}", API_KEY]
+        self.process = subprocess.Popen(pinned(command, cpu), cwd=REPO, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        ready = self._line()
+        if ready.get("ready") != count:
+            raise RuntimeError(f"only {ready} of {count} subscriptions started")
+
+    def _line(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the fan-out client exited")
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def command(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def report(self) -> dict[str, Any]:
+        self.command("report")
+        return self._line()
+
+    def close(self) -> None:
+        try:
+            self.command("quit")
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+
+
+class Publisher:
+    def __init__(self, port: int, trellis: bool) -> None:
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        self.trellis = trellis
+        self.seq = 0
+
+    def publish(self) -> None:
+        self.seq += 1
+        item = {"seq": self.seq, "sentAt": time.time(), "payload": "x" * 64}
+        if self.trellis:
+            body = json.dumps({"query": MUTATION, "variables": {"input": item}})
+            headers = {"content-type": "application/json", "x-api-key": API_KEY}
+            self.connection.request("POST", "/graphql", body, headers)
+        else:
+            self.connection.request("POST", "/publish", json.dumps({"id": str(self.seq), **item}))
+        response = self.connection.getresponse()
+        payload = response.read()
+        if response.status != 200 or b'"errors"' in payload:
+            raise RuntimeError(f"publish failed: {response.status} {payload[:300]!r}")
+
+
+def run_contender(publisher: Publisher, client: Client, count: int, duration: float, rate: float) -> dict[str, Any]:
+    for _ in range(3):  # warm-up
+        publisher.publish()
+    time.sleep(1.0)
+    client.command("mark")
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < duration:
+        publisher.publish()
+        sent += 1
+    time.sleep(2.0)  # let deliveries drain
+    flood = client.report()
+    flood["published"] = sent
+    flood["expected"] = sent * count
+
+    client.command("mark")
+    interval = count / rate  # seconds between mutations for `rate` deliveries per second
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < duration:
+        due = started + sent * interval
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        publisher.publish()
+        sent += 1
+    time.sleep(2.0)
+    fixed = client.report()
+    fixed["published"] = sent
+    fixed["expected"] = sent * count
+    fixed["offered_per_second"] = rate
+    return {"flood": flood, "fixed": fixed}
+
+
+def _postgres_ready() -> bool:
+    try:
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c",
+                        "DROP DATABASE IF EXISTS trellis_bench_fanout"], check=True, capture_output=True)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c",
+                        "CREATE DATABASE trellis_bench_fanout"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def main(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | None) -> int:
+    count = 100 if args.quick else args.subscribers
+    duration = 3.0 if args.quick else args.fanout_seconds
+    rate = 10_000.0 if not args.quick else 1_000.0
+    results: dict[str, Any] = {"subscribers": count, "duration": duration, "rate": rate, "contenders": {}}
+    with tempfile.TemporaryDirectory(prefix="trellis-fanout-") as tmp:
+        workdir = Path(tmp)
+        plans: list[tuple[str, list[Process], int, int, bool]] = []
+        baseline = start_baseline(workdir, server_cpu)
+        plans.append(("bare broadcast", [baseline], baseline.port, baseline.port, False))
+        trellis = start_trellis(workdir, server_cpu, "trellis")
+        plans.append(("Trellis", [trellis], trellis.port, trellis.port, True))
+        if _postgres_ready():
+            first = start_trellis(workdir, server_cpu, "trellis-a", PG_URL, REDIS_URL)
+            second = start_trellis(workdir, server_cpu, "trellis-b", PG_URL, REDIS_URL)
+            plans.append(("Trellis x2 via Redis", [first, second], first.port, second.port, True))
+        else:
+            log("fanout: no PostgreSQL: the two-instance Redis run is skipped")
+        try:
+            for name, _procs, publish_port, subscribe_port, is_trellis in plans:
+                log(f"fanout: {name}: {count} subscribers")
+                client = Client(subscribe_port, count, client_cpu)
+                try:
+                    outcome = run_contender(Publisher(publish_port, is_trellis), client, count, duration, rate)
+                finally:
+                    client.close()
+                results["contenders"][name] = outcome
+                log(f"fanout: {name}: {json.dumps(outcome)}")
+        finally:
+            for _name, procs, *_ in plans:
+                for proc in procs:
+                    proc.stop()
+    out = REPO / "bench" / "results" / "fanout.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(render(results))
+    return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        f"Fan-out: one mutation to {results['subscribers']:,} subscribers; flood for {results['duration']:.0f} s, "
+        f"then {results['rate']:,.0f} deliveries/s offered for {results['duration']:.0f} s.",
+        "",
+        "| contender | flood deliveries/s | delivered / expected | p50 ms at fixed rate | p99 ms at fixed rate |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, outcome in results["contenders"].items():
+        flood, fixed = outcome["flood"], outcome["fixed"]
+        lines.append(
+            f"| {name} | {flood['perSecond']:,.0f} | {flood['received']:,} / {flood['expected']:,} | "
+            f"{fixed['p50']:.1f} | {fixed['p99']:.1f} |"
+        )
+    return "\n".join(lines)
