@@ -1,4 +1,4 @@
-"""The ``trellis`` command: serve, check, and manage API keys."""
+"""The ``trellis`` command: serve, check, and manage API keys and IAM (``trellis iam``)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key by id")
     revoke.add_argument("id")
     keys.set_defaults(run=lambda a: asyncio.run(_with_keys(a)))
+    from app.iam_cli import register as register_iam
+
+    register_iam(commands, common)
+    from app.userpool_cli import register as register_user_pool
+
+    register_user_pool(commands, common)
     return root
 
 

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 
 from app.error_format import INTERNAL_MESSAGE, format_error, format_trellis_error
 from app.errors import BadRequestError, QueryLimitError, TrellisError, UnauthorizedError
-from app.execution import GraphQLRequest
+from app.execution import GraphQLRequest, Prepared
 from app.observability import Metrics, log_request
 from app.runtime import Runtime
 from auth.base import AuthRequest
@@ -151,6 +151,14 @@ def _wants_graphiql(request: Request) -> bool:
 
 def _error_body(error: TrellisError) -> dict[str, Any]:
     return {"errors": [format_trellis_error(error)]}
+
+
+async def execute_operation(runtime: Runtime, prepared: Prepared, request: GraphQLRequest, info: RequestInfo,
+                            identity: Identity) -> ExecutionResult:
+    """Run one prepared query or mutation as ``identity`` (HTTP and the WebSocket transports share this)."""
+    scope = RequestScope(runtime=runtime.resolvers, request=info, identity=identity.appsync, caller=identity)
+    guard = runtime.field_guards.guard_for(identity)
+    return await runtime.executor.execute(prepared, request, scope, guard)
 
 
 class GraphQLEndpoint:
@@ -295,9 +303,7 @@ class GraphQLEndpoint:
         if op_type is OperationType.SUBSCRIPTION:
             error = BadRequestError("Subscriptions are served over WebSocket, not HTTP POST")
             return _Outcome(request_error_status, _error_body(error), op_type.value, name)
-        scope = RequestScope(runtime=self.runtime.resolvers, request=info, identity=identity.appsync, caller=identity)
-        guard = self.runtime.field_guards.guard_for(identity)
-        result: ExecutionResult = await executor.execute(prepared, graphql_request, scope, guard)
+        result = await execute_operation(self.runtime, prepared, graphql_request, info, identity)
         errors = result.errors or []
         body: dict[str, Any] = {"data": result.data}
         if errors:

@@ -10,15 +10,22 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from app.aws_endpoint import AwsJsonService, AwsQueryService
 from app.config_lines import with_lines
 from app.errors import ConfigError, Problem
 from app.execution import Executor
+from app.pubsub import MemoryPubSub, PubSub, open_pubsub
+from app.realtime.events import ChangePublisher
+from app.realtime.subscriptions import SubscriptionEngine
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
 from auth.api_keys import ApiKeyStore
 from auth.base import Authenticator
 from auth.config import build_authenticator
 from auth.field_rules import FieldRules, GuardCache
+from auth.iam_setup import attach_iam
+from auth.userpool.pool import UserPool
+from auth.userpool.setup import user_pool_from_settings, user_pool_service
 from datasources.base import DataSource, build_data_source
 from datasources.sql import SqlDatabase, SqlDataSource, open_database
 from resolvers.model.store import ModelStore
@@ -40,6 +47,12 @@ class Runtime:
     authenticator: Authenticator
     field_guards: GuardCache
     datasources: dict[str, DataSource] = field(default_factory=dict)
+    # AWS-compatible wire APIs served at ``POST /`` (STS, the built-in user pool, ...).
+    json_services: list[AwsJsonService] = field(default_factory=list)
+    query_services: list[AwsQueryService] = field(default_factory=list)
+    user_pool: UserPool | None = None  # [auth.user_pool]
+    pubsub: PubSub = field(default_factory=MemoryPubSub)
+    subscriptions: SubscriptionEngine | None = None
     ready: bool = False
 
     async def start(self) -> None:
@@ -49,16 +62,24 @@ class Runtime:
         if self.resolvers.store is not None:
             await self.resolvers.store.migrate()
         await self.api_keys.migrate()
+        await self.pubsub.start()
+        if self.user_pool is not None:
+            await self.user_pool.start()
         if self.settings.env_api_key:
             self.api_keys.register(self.settings.env_api_key)
         self.ready = True
 
     async def close(self) -> None:
         self.ready = False
+        if self.subscriptions is not None:
+            await self.subscriptions.close()
+        await self.pubsub.close()
         for authorizer in self.authenticator.authorizers:
             close = getattr(authorizer, "close", None)
             if close is not None:
                 await close()
+        if self.user_pool is not None:
+            await self.user_pool.close()
         for source in self.datasources.values():
             if source.name != DEFAULT_DATASOURCE:
                 await source.close()
@@ -96,8 +117,11 @@ def build(settings: Settings) -> Runtime:
     problems.extend(bind_resolvers(loaded, built, where))
     api_keys = ApiKeyStore(database)
     authenticator: Authenticator | None = None
+    user_pool: UserPool | None = None
     try:
-        authenticator = build_authenticator(settings.auth, api_keys, where, settings.admin_access_key)
+        user_pool = user_pool_from_settings(settings, database)
+        authenticator = build_authenticator(settings.auth, api_keys, where, settings.admin_access_key,
+                                            datasources=datasources, user_pool=user_pool)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if problems or authenticator is None:
@@ -107,7 +131,7 @@ def build(settings: Settings) -> Runtime:
     store = None
     if loaded.model.models:
         store = ModelStore(database, loaded.model.models, TokenCodec(settings.pagination_secret()))
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         loaded=loaded,
         executor=Executor(loaded.schema, settings.limits),
@@ -118,3 +142,22 @@ def build(settings: Settings) -> Runtime:
         field_guards=GuardCache(FieldRules(loaded.schema, authenticator.default_mode)),
         datasources=datasources,
     )
+    sts = attach_iam(authenticator, settings.auth, data_dir=settings.data_dir, config_path=settings.config_path,
+                     secret=settings.token_secret, admin_key=settings.admin_access_key)
+    if sts is not None:
+        runtime.query_services.append(sts)  # STS whenever AWS_IAM is one of the API's modes
+    _attach_realtime(runtime)
+    if user_pool is not None:
+        runtime.user_pool = user_pool
+        runtime.json_services.append(user_pool_service(user_pool, authenticator, settings))
+    return runtime
+
+
+def _attach_realtime(runtime: Runtime) -> None:
+    """Mutations publish their changes; the subscription engine delivers them (over Redis when configured)."""
+    runtime.pubsub = open_pubsub(runtime.settings.realtime.redis_url)
+    runtime.resolvers.change_listeners.append(ChangePublisher(runtime.pubsub))
+    operations = runtime.loaded.model.operations
+    watched = {c.split(".", 1)[1]: op.model for c, op in operations.items() if c.startswith("Subscription.")}
+    runtime.subscriptions = SubscriptionEngine(runtime.executor, runtime.resolvers, runtime.field_guards,
+                                               runtime.loaded.model.models, watched, runtime.pubsub)

@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from app.aws_endpoint import AwsEndpoint
 from app.http import GraphQLEndpoint
 from app.observability import Metrics
+from app.realtime.appsync_ws import appsync_realtime
+from app.realtime.transport_ws import graphql_transport_ws
 from app.runtime import Runtime, build
 from app.settings import Settings
+from auth.userpool.http import user_pool_routes
 
 log = logging.getLogger("trellis")
 
@@ -24,6 +28,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build(settings)
     metrics = Metrics()
     endpoint = GraphQLEndpoint(runtime, metrics)
+    aws = AwsEndpoint(runtime.json_services, runtime.query_services)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -53,9 +58,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+            WebSocketRoute("/graphql", graphql_transport_ws),  # graphql-transport-ws
+            WebSocketRoute("/graphql/realtime", appsync_realtime),  # AppSync's real-time protocol
+            Route("/", aws.handle, methods=["POST"]),
             Route("/health", health),
             Route("/ready", ready),
             Route("/metrics", metrics_endpoint),
+            *user_pool_routes(runtime.user_pool),
         ],
         lifespan=lifespan,
     )

@@ -6,6 +6,8 @@
   field names modes, the default is not implied.
 * ``@aws_cognito_user_pools(cognito_groups: [...])`` (and ``@aws_auth``) narrow user-pool access
   to members of those groups; without the argument any signed-in user may read.
+* Per identity on top of the directives: an IAM principal's policies, and the ``deniedFields`` an
+  AWS_LAMBDA authorizer answered with (``Identity.denied_fields``).
 
 ``FieldRules`` is computed once per schema; checking a field is a dictionary lookup.
 """
@@ -116,22 +118,27 @@ class DeniedFields:
         return next_resolver(source, info, **args)
 
 
-def _guard_key(identity: Identity) -> tuple[AuthMode, frozenset[str], str | None]:
-    return identity.mode, identity.groups, identity.policy_cache_key
+_GuardKey = tuple[AuthMode, frozenset[str], str | None, frozenset[tuple[str, str]]]
+
+
+def _guard_key(identity: Identity) -> _GuardKey:
+    return identity.mode, identity.groups, identity.policy_cache_key, identity.denied_fields
 
 
 class GuardCache:
-    """Denied fields per (mode, groups): computed once, then a lookup per request."""
+    """Denied fields per (mode, groups, Lambda deniedFields): computed once, then a lookup per request."""
 
     def __init__(self, rules: FieldRules) -> None:
         self.rules = rules
-        self._guards: dict[tuple[AuthMode, frozenset[str], str | None], DeniedFields | None] = {}
+        self._guards: dict[_GuardKey, DeniedFields | None] = {}
 
     def _compute(self, identity: Identity) -> DeniedFields | None:
         policy = identity.field_policy
+        named = identity.denied_fields  # AWS_LAMBDA's deniedFields
         denied = frozenset(
             coordinate for coordinate, access in self.rules.as_mapping().items()
-            if not access.allows(identity) or (policy is not None and not policy(*coordinate))
+            if not access.allows(identity) or coordinate in named
+            or (policy is not None and not policy(*coordinate))
         )
         return DeniedFields(denied) if denied else None
 

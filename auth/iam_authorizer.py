@@ -9,14 +9,14 @@ conditions (a condition may look at the request: source IP, time, MFA).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from auth.base import AuthRequest
-from auth.iam import AuthorizationRequest, Policy, Principal, evaluate, parse_policy
+from auth.iam import AuthorizationRequest, Decision, Policy, Principal, evaluate, parse_policy
 from auth.modes import AuthMode, Identity
-from auth.sigv4 import Credential, SignedRequest, verify
+from auth.sigv4 import Credential, CredentialLookup, SignedRequest, verify
 
 ADMINISTRATOR_ACCESS = parse_policy(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
@@ -31,10 +31,54 @@ class IamPrincipal:
     arn: str
     account: str
     policies: tuple[Policy, ...]
+    #: ``user``, ``assumed-role`` or ``federated-user``; the latter two are temporary (STS) credentials.
+    kind: str = "user"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: ``aws:PrincipalArn``: the role's ARN for a role session, else ``arn``.
+    principal_arn: str | None = None
+    #: Session policies (AssumeRole/GetFederationToken ``Policy``): when set, a request must be allowed by
+    #: ``policies`` *and* by these (an empty tuple allows nothing).
+    session_policies: tuple[Policy, ...] | None = None
+    temporary: bool = False
+    token_issued_at: datetime | None = None
+    mfa_authenticated_at: datetime | None = None
+    access_key_id: str | None = None
+    #: Distinguishes principals with the same ARN but other policies (a changed directory, a session policy).
+    fingerprint: str = ""
 
     @property
     def has_conditions(self) -> bool:
-        return any(statement.conditions for policy in self.policies for statement in policy.statements)
+        every = (*self.policies, *(self.session_policies or ()))
+        return any(statement.conditions for policy in every for statement in policy.statements)
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.arn}#{self.fingerprint}" if self.fingerprint else self.arn
+
+    def as_principal(self) -> Principal:
+        """The evaluator's principal: ``aws:username`` exists only for IAM users (as on AWS)."""
+        return Principal(username=self.user_name if self.kind == "user" else None, userid=self.user_id,
+                         arn=self.principal_arn or self.arn, account=self.account, tags=self.tags)
+
+    def context(self, now: datetime) -> dict[str, Any]:
+        """Condition keys that describe the credential itself (MFA, token issue time, principal type)."""
+        kinds = {"user": "User", "assumed-role": "AssumedRole", "federated-user": "FederatedUser"}
+        values: dict[str, Any] = {"aws:PrincipalType": kinds.get(self.kind, "User")}
+        if self.temporary:
+            values["aws:MultiFactorAuthPresent"] = self.mfa_authenticated_at is not None
+            if self.token_issued_at is not None:
+                values["aws:TokenIssueTime"] = self.token_issued_at
+        if self.mfa_authenticated_at is not None:
+            values["aws:MultiFactorAuthAge"] = max(0, int((now - self.mfa_authenticated_at).total_seconds()))
+        return values
+
+    def decide(self, action: str, resource: str, context: Mapping[str, Any], now: datetime) -> Decision:
+        """Identity policies, then (when present) session policies: allowed only if both allow."""
+        request = AuthorizationRequest(action, resource, {**self.context(now), **context}, self.as_principal(), now)
+        decision = evaluate(self.policies, request)
+        if decision.allowed and self.session_policies is not None:
+            return evaluate(self.session_policies, request)
+        return decision
 
 
 class StaticCredentials:
@@ -58,7 +102,7 @@ def administrator(access_key_id: str, secret: str, account: str) -> Credential:
 class IamAuthorizer:
     mode = AuthMode.AWS_IAM
 
-    def __init__(self, lookup: StaticCredentials, region: str, account: str, api_id: str,
+    def __init__(self, lookup: CredentialLookup, region: str, account: str, api_id: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.lookup = lookup
         self.region = region
@@ -82,13 +126,10 @@ class IamAuthorizer:
         principal: IamPrincipal = verified.credential.principal
         context: dict[str, Any] = {"aws:SourceIp": request.source_ip} if request.source_ip else {}
         context["aws:SecureTransport"] = False
-        who = Principal(username=principal.user_name, userid=principal.user_id, arn=principal.arn,
-                        account=principal.account)
 
         def allowed(type_name: str, field_name: str) -> bool:
-            decision = evaluate(principal.policies, AuthorizationRequest(
-                "appsync:GraphQL", self.field_arn(type_name, field_name), context, who, self.clock(),
-            ))
+            decision = principal.decide("appsync:GraphQL", self.field_arn(type_name, field_name), context,
+                                        self.clock())
             return decision.allowed
 
         appsync = {
@@ -101,5 +142,5 @@ class IamAuthorizer:
             "userArn": principal.arn,
             "username": principal.user_id,
         }
-        cache_key = None if principal.has_conditions else principal.arn
+        cache_key = None if principal.has_conditions else principal.cache_key
         return Identity(AuthMode.AWS_IAM, appsync, frozenset(), field_policy=allowed, policy_cache_key=cache_key)

@@ -63,7 +63,8 @@ class JwtAuthorizer:
         except TokenError as exc:
             # The reason is for logs and errorInfo; the client sees AppSync's plain refusal.
             raise UnauthorizedError(UNAUTHORIZED_MESSAGE, error_info={"reason": exc.message}) from exc
-        return Identity(self.mode, appsync_identity(self.mode, token, request.source_ip), frozenset(token.groups))
+        return Identity(self.mode, appsync_identity(self.mode, token, request.source_ip), frozenset(token.groups),
+                        expires_at=token.expires_at)
 
     async def close(self) -> None:
         await self.verifier.aclose()

@@ -36,6 +36,8 @@ What is checked, and how (AWS's "Create a signed AWS API request" / "Authenticat
 * Session tokens: a credential with a ``session_token`` requires an equal ``X-Amz-Security-Token``
   (compared in constant time); a long-term credential must not carry one.  *The lookup owns
   expiry*: for an expired temporary credential it returns ``None`` or raises ``ExpiredTokenError``.
+  A lookup that also has ``find_session(access_key_id, token)`` (``SessionCredentialLookup``) is asked
+  that whenever a token is sent, so stateless tokens can carry their own credential.
   Other exceptions from the lookup (a database outage) propagate unchanged: they are server faults.
 * Signatures are compared with ``hmac.compare_digest``.
 
@@ -268,6 +270,17 @@ class CredentialLookup(Protocol):
         """The credential for this key id, or ``None`` if unknown (or expired, for temporary ones).
 
         May raise ``ExpiredTokenError`` for an expired temporary credential instead of returning None.
+        """
+        ...
+
+
+class SessionCredentialLookup(CredentialLookup, Protocol):
+    """A lookup for self-contained session tokens: ``verify`` calls ``find_session`` when a token is sent."""
+
+    async def find_session(self, access_key_id: str, session_token: str) -> Credential | None:
+        """The temporary credential the token describes, if it belongs to ``access_key_id``; ``None`` if not.
+
+        Raises ``ExpiredTokenError`` when the token is genuine but expired.
         """
         ...
 
@@ -712,9 +725,13 @@ async def verify(
         raise fail(IncompleteSignatureError, "X-Amz-Security-Token is given twice with different values.")
     token = query_token if query_token is not None else header_token
 
-    # 7. The credential.
+    # 7. The credential (a lookup with ``find_session`` resolves temporary keys from their token).
     try:
-        credential = await lookup.find(parsed.access_key_id)
+        find_session = getattr(lookup, "find_session", None)
+        if token is not None and find_session is not None:
+            credential = await find_session(parsed.access_key_id, token)
+        else:
+            credential = await lookup.find(parsed.access_key_id)
     except SignatureError as exc:
         raise fail(type(exc), exc.message, detail=exc.detail) from None
     if credential is None:

@@ -107,7 +107,7 @@ async def test_the_api_key_still_works_beside_the_token_modes(client):
     assert body == {"catalogue": "products"}
 
 
-def test_unbuilt_modes_and_bad_auth_config_fail_at_start_up(tmp_path):
+def test_bad_auth_config_fails_at_start_up_with_every_problem(tmp_path):
     from app.runtime import build
     from app.settings import load_settings
 
@@ -120,7 +120,7 @@ def test_unbuilt_modes_and_bad_auth_config_fail_at_start_up(tmp_path):
     with pytest.raises(ConfigError) as caught:
         build(settings)
     messages = " | ".join(str(p) for p in caught.value.problems)
-    assert "AWS_LAMBDA is not available" in messages
+    assert "mode AWS_LAMBDA needs an [auth.lambda] table" in messages
     assert "unknown mode 'MAGIC'" in messages
     assert "needs an [auth.openid_connect] table" in messages
     assert "Query.nope" in messages  # auth problems come with every other problem, at once
