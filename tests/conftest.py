@@ -7,6 +7,7 @@ Without it they skip — except under ``CI=true``, where a missing PostgreSQL fa
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,10 @@ from app.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "da2-testkeytestkeytestkeytestk"
+# The demo's back office: an IAM administrator key (the demo's @auth rules let IAM do everything,
+# while an API key may only read the catalogue).
+DEMO_ADMIN = ("AKIATRELLISDEMOADMIN", "demo-admin-secret-demo-admin-secret-0000")
+DEMO_REGION = "us-east-1"
 PG_ADMIN_DSN = os.environ.get("TRELLIS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 # One database per test process, so concurrent runs on one machine never reset each other's tables.
 PG_DATABASE = f"trellis_test_{os.getpid()}"
@@ -85,12 +90,28 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 AppFactory = Callable[..., Any]
 
 
+def sigv4_headers(url: str, body: bytes, credential: tuple[str, str], region: str = DEMO_REGION) -> dict[str, str]:
+    """The headers botocore adds to sign a POST of ``body`` to ``url`` for AppSync (service ``appsync``)."""
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    host = urlsplit(url).netloc
+    request = AWSRequest(method="POST", url=url, data=body, headers={"content-type": "application/json", "host": host})
+    SigV4Auth(Credentials(*credential), "appsync", region).add_auth(request)
+    return dict(request.headers.items())
+
+
 class Client:
     """A GraphQL client over the real ASGI app."""
 
-    def __init__(self, http: httpx.AsyncClient, app: Any) -> None:
+    def __init__(self, http: httpx.AsyncClient, app: Any, sign_as: tuple[str, str] | None = None) -> None:
         self.http = http
         self.app = app
+        # When set, requests made with the default credential are SigV4-signed with this key instead.
+        self.sign_as = sign_as
 
     @property
     def runtime(self) -> Any:
@@ -98,10 +119,19 @@ class Client:
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = API_KEY,
                    **kwargs: Any) -> httpx.Response:
+        if key == API_KEY and self.sign_as is not None and "headers" not in kwargs:
+            return await self.post_signed(query, variables, self.sign_as, **kwargs)
         headers = {"x-api-key": key} if key else {}
         headers.update(kwargs.pop("headers", {}))
         return await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=headers,
                                     **kwargs)
+
+    async def post_signed(self, query: str, variables: dict[str, Any] | None, credential: tuple[str, str],
+                          **kwargs: Any) -> httpx.Response:
+        """A request signed as botocore signs AppSync calls (service ``appsync``)."""
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        headers = sigv4_headers(f"http://{self.http.base_url.host}/graphql", body, credential)
+        return await self.http.post("/graphql", content=body, headers=headers, **kwargs)
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.post(query, variables)
@@ -125,9 +155,12 @@ async def make_client(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
                    **settings: Any) -> Client:
         folder = tmp_path / f"app{len(opened)}"
         folder.mkdir()
+        sign_as = None
         if schema is None:
             schema_path = REPO / "schema.graphql"
             config_path: Path | None = REPO / "trellis.toml"
+            settings.setdefault("admin_access_key", DEMO_ADMIN)
+            sign_as = settings["admin_access_key"]
         else:
             schema_path = folder / "schema.graphql"
             schema_path.write_text(schema)
@@ -143,7 +176,7 @@ async def make_client(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         await app.state.runtime.start()
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://trellis.test")
         opened.append((app, http))
-        return Client(http, app)
+        return Client(http, app, sign_as)
 
     yield make
     for app, http in opened:

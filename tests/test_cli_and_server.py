@@ -90,13 +90,13 @@ async def test_a_real_server_answers_the_gql_client_and_refuses_a_missing_key(tm
     with trellis_server(tmp_path, env={"TRELLIS_API_KEY": "da2-socketsocketsocketsocket12"}) as (base, _process):
         transport = HTTPXAsyncTransport(url=f"{base}/graphql", headers={"x-api-key": "da2-socketsocketsocketsocket12"})
         async with Client(transport=transport) as session:
-            create = gql('mutation($s: String!) { createProduct(input: {sku: $s, name: "Gql", priceCents: 3}) { id } }')
-            create.variable_values = {"s": "G-1"}
-            created = await session.execute(create)
-            get = gql("query($id: ID!) { getProduct(id: $id) { sku name } }")
-            get.variable_values = {"id": created["createProduct"]["id"]}
-            got = await session.execute(get)
-        assert got["getProduct"] == {"sku": "G-1", "name": "Gql"}
+            # The API key reaches what the demo opens to it: the catalogue and shipping quotes.
+            listed = await session.execute(gql("{ listProducts { items { id } } }"))
+            quote = gql("query($p: String!) { shippingQuote(postcode: $p, weightGrams: 1200) { carrier priceCents } }")
+            quote.variable_values = {"p": "EH1 1AA"}
+            got = await session.execute(quote)
+        assert listed == {"listProducts": {"items": []}}
+        assert got["shippingQuote"] == {"carrier": "Parcel Express", "priceCents": 690}
         anonymous = HTTPXAsyncTransport(url=f"{base}/graphql")
         with pytest.raises(TransportQueryError) as refused:
             async with Client(transport=anonymous) as session:

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 
 import httpx
 
+from tests.conftest import DEMO_ADMIN, sigv4_headers
 from tests.server_process import trellis_server
 
 KEY = "da2-durabledurabledurabledura"
+# The demo's products are written by the back office (IAM); the catalogue is read with an API key.
+ENV = {"TRELLIS_API_KEY": KEY, "TRELLIS_ADMIN_ACCESS_KEY_ID": DEMO_ADMIN[0],
+       "TRELLIS_ADMIN_SECRET_ACCESS_KEY": DEMO_ADMIN[1]}
 CREATE = 'mutation($s: String!) { createProduct(input: {sku: $s, name: "D", priceCents: 1}) { id } }'
 
 
 async def test_acknowledged_creates_survive_a_hard_kill(tmp_path):
     acknowledged: list[str] = []
     enough = asyncio.Event()
-    with trellis_server(tmp_path, env={"TRELLIS_API_KEY": KEY}) as (base, process):
-        async with httpx.AsyncClient(base_url=base, headers={"x-api-key": KEY}, timeout=10) as http:
+    with trellis_server(tmp_path, env=ENV) as (base, process):
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
 
             async def writer(n: int) -> None:
                 for i in range(1000):
+                    body = json.dumps({"query": CREATE, "variables": {"s": f"{n}-{i}"}}).encode()
+                    headers = sigv4_headers(f"{base}/graphql", body, DEMO_ADMIN)
                     try:
-                        response = await http.post("/graphql", json={"query": CREATE, "variables": {"s": f"{n}-{i}"}})
+                        response = await http.post("/graphql", content=body, headers=headers)
                     except httpx.TransportError:
                         return  # the server died mid-request: that write was never acknowledged
                     body = response.json()
@@ -38,7 +45,7 @@ async def test_acknowledged_creates_survive_a_hard_kill(tmp_path):
             process.wait(timeout=10)
     assert len(acknowledged) >= 300
 
-    with trellis_server(tmp_path, env={"TRELLIS_API_KEY": KEY}) as (base, _process):
+    with trellis_server(tmp_path, env=ENV) as (base, _process):
         async with httpx.AsyncClient(base_url=base, headers={"x-api-key": KEY}, timeout=30) as http:
             stored: set[str] = set()
             token = None

@@ -159,14 +159,15 @@ async def test_the_api_key_is_checked_before_the_body_is_read(sqlite: Callable[.
 
 
 async def test_a_query_over_get_returns_its_data(demo: Client) -> None:
-    await demo.data(CREATE_CUSTOMER, {"input": {"id": "c1", "email": "ann@example.com", "name": "Ann"}})
+    created = await demo.data('mutation { createProduct(input: {sku: "G-1", name: "Gauge", priceCents: 5}) { id } }')
     response = await demo.http.get(
         "/graphql",
-        params={"query": "query One($id: ID!) { getCustomer(id: $id) { name } }", "variables": '{"id": "c1"}'},
-        headers=KEY,
+        params={"query": "query One($id: ID!) { getProduct(id: $id) { name } }",
+                "variables": json.dumps({"id": created["createProduct"]["id"]})},
+        headers=KEY,  # the catalogue is public by API key
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"data": {"getCustomer": {"name": "Ann"}}}
+    assert response.json() == {"data": {"getProduct": {"name": "Gauge"}}}
     assert response.headers["content-type"] == "application/json; charset=utf-8"
 
 
@@ -376,15 +377,16 @@ async def test_a_body_over_the_limit_is_413(sqlite: Callable[..., Any]) -> None:
 
 
 async def test_a_batch_of_two_operations_returns_an_array_of_two_results(demo: Client) -> None:
+    await demo.data('mutation { createProduct(input: {id: "p9", sku: "P-9", name: "Pin", priceCents: 2}) { id } }')
     batch = [
-        {"query": CREATE_CUSTOMER, "variables": {"input": {"id": "c9", "email": "di@example.com", "name": "Di"}}},
-        {"query": "query { getCustomer(id: \"c9\") { name } nope: __typename }"},
+        {"query": 'query { productBySku(sku: "P-9") { items { id name } } }'},
+        {"query": "query { getProduct(id: \"p9\") { name } nope: __typename }"},
     ]
-    response = await post_json(demo, batch)
+    response = await post_json(demo, batch)  # with the API key: both read the public catalogue
     assert response.status_code == 200, response.text
     first, second = response.json()
-    assert first == {"data": {"createCustomer": {"id": "c9", "email": "di@example.com", "name": "Di"}}}
-    assert second == {"data": {"getCustomer": {"name": "Di"}, "nope": "Query"}}
+    assert first == {"data": {"productBySku": {"items": [{"id": "p9", "name": "Pin"}]}}}
+    assert second == {"data": {"getProduct": {"name": "Pin"}, "nope": "Query"}}
 
 
 async def test_each_operation_in_a_batch_reports_its_own_errors(http: Client) -> None:

@@ -323,4 +323,4 @@ async def test_idle_connections_are_closed(tmp_path):
         async with raw(idle_server) as ws:
             started = time.monotonic()
             await until_closed(ws)
-            assert ws.close_code == 1000 and time.monotonic() - started < 3
+            assert ws.close_code == 1000 and time.monotonic() - started < 10  # 0.3 s idle limit; slack for a loaded CI machine
