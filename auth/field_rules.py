@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import DirectiveNode, GraphQLObjectType, GraphQLSchema, value_from_ast_untyped
@@ -77,8 +77,9 @@ class FieldRules:
             if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
                 continue
             type_access = _access(_type_directives(graphql_type))
-            for name, field in graphql_type.fields.items():
-                own = _access(field.ast_node.directives or ()) if field.ast_node is not None else None
+            for name, field_def in graphql_type.fields.items():
+                node = field_def.ast_node
+                own = _access(node.directives or ()) if node is not None else None
                 self._rules[(graphql_type.name, name)] = own or type_access or self.default
 
     def access(self, type_name: str, field_name: str) -> FieldAccess:
@@ -107,9 +108,12 @@ class DeniedFields:
     """The plan executor's ``FieldGuard`` for one identity's access class."""
 
     denied: frozenset[tuple[str, str]]
+    explain: Callable[[str, str], str | None] | None = field(default=None, compare=False)
 
     def error(self, type_name: str, field_name: str) -> Exception:
-        return FieldUnauthorizedError(denied_message(type_name, field_name))
+        encoded = self.explain(type_name, field_name) if self.explain is not None else None
+        info = {"encodedAuthorizationMessage": encoded} if encoded is not None else None
+        return FieldUnauthorizedError(denied_message(type_name, field_name), error_info=info)
 
     def resolve(self, next_resolver: Any, source: Any, info: Any, **args: Any) -> Any:
         # graphql-core middleware: it takes objects with ``resolve`` (bound methods are ignored).
@@ -140,7 +144,7 @@ class GuardCache:
             if not access.allows(identity) or coordinate in named
             or (policy is not None and not policy(*coordinate))
         )
-        return DeniedFields(denied) if denied else None
+        return DeniedFields(denied, identity.explain_denial) if denied else None
 
     def guard_for(self, identity: Identity) -> DeniedFields | None:
         if identity.field_policy is not None and identity.policy_cache_key is None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from auth.base import AuthRequest
 from auth.iam import AuthorizationRequest, Decision, Policy, Principal, evaluate, parse_policy
+from auth.iam.denial import encode_denial
 from auth.modes import AuthMode, Identity
+from auth.secretbox import SecretBox
 from auth.sigv4 import Credential, CredentialLookup, SignedRequest, verify
 
 ADMINISTRATOR_ACCESS = parse_policy(
@@ -109,6 +111,8 @@ class IamAuthorizer:
         self.account = account
         self.api_id = api_id
         self.clock = clock
+        # Seals the reason a field was denied (``encodedAuthorizationMessage``); set with the directory.
+        self.denials: SecretBox | None = None
 
     def presents(self, request: AuthRequest) -> bool:
         authorization = request.headers.get("authorization", "")
@@ -132,6 +136,18 @@ class IamAuthorizer:
                                         self.clock())
             return decision.allowed
 
+        def explain(type_name: str, field_name: str) -> str | None:
+            if self.denials is None:
+                return None
+            resource = self.field_arn(type_name, field_name)
+            decision = principal.decide("appsync:GraphQL", resource, context, self.clock())
+            if decision.allowed:
+                return None  # refused by the field's modes, not by IAM: there is no IAM reason to give
+            matched = [{"policy": s.policy, "sid": s.sid, "effect": s.effect} for s in decision.statements]
+            return encode_denial(self.denials, principal_arn=principal.arn, principal_id=principal.user_id,
+                                 action="appsync:GraphQL", resource=resource,
+                                 explicit_deny=decision.reason == "explicit_deny", matched=matched, context=context)
+
         appsync = {
             "accountId": principal.account,
             "cognitoIdentityAuthProvider": None,
@@ -143,4 +159,5 @@ class IamAuthorizer:
             "username": principal.user_id,
         }
         cache_key = None if principal.has_conditions else principal.cache_key
-        return Identity(AuthMode.AWS_IAM, appsync, frozenset(), field_policy=allowed, policy_cache_key=cache_key)
+        return Identity(AuthMode.AWS_IAM, appsync, frozenset(), field_policy=allowed, policy_cache_key=cache_key,
+                        explain_denial=explain)

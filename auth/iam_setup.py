@@ -58,5 +58,6 @@ def attach_iam(authenticator: Authenticator, auth: Mapping[str, Any], *, data_di
         raise ConfigError([Problem(f"auth.iam: {exc}", file=str(config_path) if config_path else None)]) from None
     credentials = DirectoryCredentials(store, SessionTokens(box), iam.account, admin_key)
     iam.lookup = credentials
+    iam.denials = box
     verifiers = [(a.issuer, a.verifier) for a in authenticator.authorizers if isinstance(a, JwtAuthorizer)]
     return StsService(credentials, box, iam.region, verifiers)

@@ -32,6 +32,8 @@ class Identity:
     # a key under which those answers may be cached (None when they depend on the request).
     field_policy: Callable[[str, str], bool] | None = field(default=None, compare=False)
     policy_cache_key: str | None = None
+    # IAM: an ``encodedAuthorizationMessage`` saying why a field was denied (for DecodeAuthorizationMessage).
+    explain_denial: Callable[[str, str], str | None] | None = field(default=None, compare=False)
     # AWS_LAMBDA: the fields the authorizer function's ``deniedFields`` named, as (Type, field).
     denied_fields: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     # Token modes: the credential's own expiry (epoch seconds); subscriptions it authorised end then.

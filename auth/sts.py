@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from app.aws_endpoint import query_error
 from auth.iam import AuthorizationRequest, PolicyError, Principal, parse_policy
+from auth.iam.denial import decode_denial
 from auth.iam.directory import Role, new_id, new_secret
 from auth.iam.trust import Caller, evaluate_trust, parse_trust_policy
 from auth.iam_authorizer import IamPrincipal
@@ -44,7 +45,6 @@ USER_SESSION_MAX = 129600
 USER_SESSION_DEFAULT = 43200
 _SESSION_NAME_RE = re.compile(r"[\w+=,.@-]{2,64}")
 _FEDERATED_NAME_RE = re.compile(r"[\w+=,.@-]{2,32}")
-_MESSAGE_AAD = "authorization-message:v1"
 
 
 class StsError(Exception):
@@ -60,30 +60,6 @@ def _validation(message: str) -> StsError:
 
 
 # ------------------------------------------------------------------------ authorization messages
-
-
-def encode_denial(box: SecretBox, *, principal_arn: str, principal_id: str, action: str, resource: str,
-                  explicit_deny: bool, matched: Sequence[Mapping[str, Any]] = (),
-                  context: Mapping[str, Any] | None = None) -> str:
-    """An ``encodedAuthorizationMessage`` for a denied request; ``DecodeAuthorizationMessage`` opens it."""
-    message = {
-        "allowed": False,
-        "explicitDeny": explicit_deny,
-        "matchedStatements": {"items": list(matched)},
-        "failures": {"items": []},
-        "context": {
-            "principal": {"id": principal_id, "arn": principal_arn},
-            "action": action,
-            "resource": resource,
-            "conditions": {"items": [{"key": k, "values": {"items": [{"value": str(v)}]}}
-                                     for k, v in sorted((context or {}).items())]},
-        },
-    }
-    return box.seal(json.dumps(message, separators=(",", ":")).encode(), _MESSAGE_AAD)
-
-
-def decode_denial(box: SecretBox, encoded: str) -> str:
-    return box.open(encoded, _MESSAGE_AAD).decode()
 
 
 # ----------------------------------------------------------------------------------------- XML

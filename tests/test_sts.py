@@ -28,8 +28,8 @@ from gql.transport.appsync_auth import AppSyncIAMAuthentication
 from app.cli import main
 from app.server import create_app
 from app.settings import load_settings
+from auth.iam.denial import encode_denial
 from auth.iam_setup import iam_box
-from auth.sts import encode_denial
 from auth.totp import totp
 from tests.test_jwt_verifier import CLIENT, RSA_KEY, free_port, idp, sign  # noqa: F401 - idp is a fixture
 
@@ -370,6 +370,20 @@ async def test_assume_role_with_web_identity_checks_the_token_and_the_trust_cond
     assert await error_code(trellis.call(anonymous, "assume_role_with_web_identity", RoleArn=web,
                                          RoleSessionName="web1", WebIdentityToken=token()[:-6] + "AAAAAA")) \
         == "InvalidIdentityToken"
+
+
+async def test_a_field_iam_denies_carries_a_reason_only_sts_decodes(trellis, people):
+    body = (await trellis.graphql("{ payroll }", people["bob"])).json()  # bob has no policy for payroll
+    assert body["data"] == {"payroll": None}
+    error = body["errors"][0]
+    assert error["errorType"] == "Unauthorized"
+    encoded = error["errorInfo"]["encodedAuthorizationMessage"]
+    assert "payroll" not in encoded  # sealed: the caller cannot read the reason itself
+    decoded = json.loads((await trellis.call(ADMIN, "decode_authorization_message",
+                                             EncodedMessage=encoded))["DecodedMessage"])
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is False
+    assert decoded["context"]["resource"] == FIELD + "payroll"
+    assert decoded["context"]["principal"]["arn"].endswith(":user/bob")
 
 
 async def test_decode_authorization_message_needs_permission(trellis, people):
