@@ -13,7 +13,8 @@ friends report the plain scheduled-time measure as well, timer slack included.
 
 Run in its own process (``python -m bench.loadgen SPEC.json``); it prints one JSON object.
 SPEC: host, port, path, headers, rate, duration, warmup, connections, and either ``bodies``
-(rotated) or ``template`` (``COUNTER`` becomes a per-request number).
+(rotated), ``template`` (``COUNTER`` becomes a per-request number) or ``requests`` (rotated
+``{"headers": {...}, "body": ...}``: per-request credentials, e.g. pre-signed SigV4 requests).
 """
 
 from __future__ import annotations
@@ -96,11 +97,13 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     headers = "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
     head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{headers}"
 
-    def encode(text: str) -> bytes:
+    def encode(text: str, extra: dict[str, str] | None = None) -> bytes:
         raw = text.encode()
-        return f"{head}Content-Length: {len(raw)}\r\n\r\n".encode() + raw
+        more = "".join(f"{k}: {v}\r\n" for k, v in (extra or {}).items())
+        return f"{head}{more}Content-Length: {len(raw)}\r\n\r\n".encode() + raw
 
     bodies = [encode(b) for b in spec.get("bodies", [])]
+    bodies += [encode(r["body"], r.get("headers")) for r in spec.get("requests", [])]
     template: str | None = spec.get("template")
     tag = spec.get("tag", "lg")
 

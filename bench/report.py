@@ -13,6 +13,8 @@ TITLES = {c.name: c.title for c in CONTENDERS}
 SHORT = {"raw": "raw Starlette", "graphql_core": "graphql-core", "strawberry": "Strawberry", "trellis": "Trellis"}
 NOTES_BEGIN, NOTES_END = "<!-- notes:begin -->", "<!-- notes:end -->"
 PROFILE_BEGIN, PROFILE_END = "<!-- profile:begin -->", "<!-- profile:end -->"
+# Written by ``python -m bench.run --auth`` (bench/auth_modes.py); kept when the main run rewrites the file.
+AUTH_BEGIN, AUTH_END = "<!-- auth:begin -->", "<!-- auth:end -->"
 
 
 def _median(record: dict[str, Any], scenario: str, name: str) -> float | None:
@@ -321,6 +323,7 @@ def write_doc(path: Path, record: dict[str, Any]) -> None:
     else:
         profile = (_block(old, PROFILE_BEGIN, PROFILE_END)
                    or "_Not profiled yet: run `python -m bench.run --profile`._\n")
+    auth = _block(old, AUTH_BEGIN, AUTH_END) or "_Not measured yet: run `python -m bench.run --auth`._\n"
     text = f"""# Benchmarks
 
 Trellis next to three baselines on the same data, one worker each, on this machine:
@@ -350,6 +353,11 @@ It rewrites this file (the Notes section is kept) and saves the raw numbers in `
 
 {PROFILE_BEGIN}
 {profile}{PROFILE_END}
+
+## Authorization modes
+
+{AUTH_BEGIN}
+{auth}{AUTH_END}
 
 ## Notes
 

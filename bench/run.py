@@ -3,6 +3,8 @@
     python -m bench.run                      # 3 runs x 10 s per scenario and server (~12 min)
     python -m bench.run --quick              # 1 run x 3 s: a smoke test of the harness
     python -m bench.run --profile            # also profile Trellis under load with py-spy
+    python -m bench.run --auth               # per-mode authorization cost instead (bench/auth_modes.py)
+    python -m bench.run --fanout             # subscription fan-out to 1,000 subscribers (bench/fanout_run.py)
 
 Steps: seed a SQLite database through Trellis's own ``createProduct``; give every server an
 identical copy; start each server (one uvicorn worker, pinned to CPU 0); check one answer per
@@ -537,6 +539,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-cpu", default="0", help="CPU list for the servers (taskset); 'none' to not pin")
     p.add_argument("--client-cpu", default="1", help="CPU list for wrk and the load generator; 'none' to not pin")
     p.add_argument("--profile", action="store_true", help="also profile Trellis under wrk load with py-spy")
+    p.add_argument("--auth", action="store_true",
+                   help="measure each authorization mode's cost instead (bench/auth_modes.py)")
+    p.add_argument("--fanout", action="store_true",
+                   help="measure subscription fan-out instead (bench/fanout_run.py)")
+    p.add_argument("--subscribers", type=int, default=1000, help="fan-out: subscribers (default 1000)")
+    p.add_argument("--fanout-seconds", type=float, default=10.0, help="fan-out: seconds per phase (default 10)")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs, scripts)")
     p.add_argument("--render", metavar="RESULTS_JSON", default=None,
@@ -553,6 +561,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.auth and args.render:
+        from bench import auth_modes
+
+        return auth_modes.render(Path(args.render), args.no_doc)
     if args.render:
         saved: dict[str, Any] = json.loads(Path(args.render).read_text())
         saved["goals"] = report.goals(saved)
@@ -570,6 +582,14 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("taskset") is None or len(cpus) < 2:
         log("bench: fewer than 2 CPUs or no taskset: servers and load generators are not pinned")
         server_cpu = client_cpu = None
+    if args.fanout:
+        from bench import fanout_run
+
+        return fanout_run.main(args, server_cpu, client_cpu)
+    if args.auth:
+        from bench import auth_modes
+
+        return auth_modes.main(args, server_cpu, client_cpu)
     scenarios = tuple(s for s in args.scenarios.split(",") if s)
     unknown = set(scenarios) - set(SCENARIOS)
     wanted = [c for c in args.contenders.split(",") if c]

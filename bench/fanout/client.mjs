@@ -26,14 +26,21 @@ function open(index) {
     ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init" })));
     ws.on("error", reject);
     ws.on("message", (raw) => {
-      const message = JSON.parse(raw);
-      if (message.type === "data") {
+      // Data frames are counted from their prefix and only every 10th is parsed for its latency, so
+      // the client stays cheap next to the servers it measures.
+      if (raw.subarray(0, 16).toString() === '{"type":"data","') {
         const now = Date.now();
         received += 1;
         if (first === 0) first = now;
         last = now;
-        latencies.push(now - message.payload.data.onCreateTick.sentAt * 1000);
-      } else if (message.type === "connection_ack") {
+        if (received % 10 === 0) {
+          const sentAt = Number(/"sentAt":([0-9.e+]+)/.exec(raw.toString())[1]);
+          latencies.push(now - sentAt * 1000);
+        }
+        return;
+      }
+      const message = JSON.parse(raw);
+      if (message.type === "connection_ack") {
         ws.send(JSON.stringify({
           id: `s${index}`, type: "start",
           payload: { data: JSON.stringify({ query, variables: {} }), extensions: { authorization: auth } },
