@@ -30,6 +30,10 @@ class PubSub(Protocol):
     async def close(self) -> None:
         ...
 
+    def wants(self, topic: str) -> bool:
+        """Could anyone (on any instance) receive ``topic``? False lets a publisher skip encoding."""
+        ...
+
     async def publish(self, topic: str, message: bytes) -> None:
         """Hand ``message`` to every subscriber of ``topic`` (on every instance)."""
         ...

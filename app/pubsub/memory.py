@@ -59,6 +59,9 @@ class MemoryPubSub:
     async def close(self) -> None:
         return None
 
+    def wants(self, topic: str) -> bool:
+        return self.topics.has(topic)
+
     async def publish(self, topic: str, message: bytes) -> None:
         self.topics.deliver(topic, message)
 

@@ -59,6 +59,9 @@ class RedisPubSub:
     def _channel(self, topic: str) -> str:
         return self.prefix + topic
 
+    def wants(self, topic: str) -> bool:
+        return True  # subscribers on other instances are not known here
+
     async def publish(self, topic: str, message: bytes) -> None:
         self.topics.deliver(topic, message)
         await self._client.publish(self._channel(topic), self.origin + _SEPARATOR + message)

@@ -65,5 +65,6 @@ class ChangePublisher:
         self.pubsub = pubsub
 
     async def __call__(self, mutation: str, model: str | None, item: Mapping[str, Any]) -> None:
-        event = ChangeEvent(mutation, model, item)
-        await self.pubsub.publish(topic_for(mutation), event.encode())
+        topic = topic_for(mutation)
+        if self.pubsub.wants(topic):  # no subscriber anywhere: nothing to encode
+            await self.pubsub.publish(topic, ChangeEvent(mutation, model, item).encode())
