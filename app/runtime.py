@@ -160,4 +160,5 @@ def _attach_realtime(runtime: Runtime) -> None:
     operations = runtime.loaded.model.operations
     watched = {c.split(".", 1)[1]: op.model for c, op in operations.items() if c.startswith("Subscription.")}
     runtime.subscriptions = SubscriptionEngine(runtime.executor, runtime.resolvers, runtime.field_guards,
-                                               runtime.loaded.model.models, watched, runtime.pubsub)
+                                               runtime.loaded.model.models, watched, runtime.pubsub,
+                                               resolvers_at_start=runtime.loaded.subscription_resolvers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class LoadedSchema:
     schema: GraphQLSchema
     model: TransformResult
     path: Path
+    # Resolvers bound to Subscription fields run once, when a subscription starts (they may refuse it
+    # or set an enhanced filter); events then pass through the field as they are.
+    subscription_resolvers: dict[str, Any] = field(default_factory=dict)
 
 
 def _problems_from(errors: Iterable[GraphQLError], fallback_file: str) -> list[Problem]:
@@ -124,6 +127,9 @@ def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: st
             file, line = _defined_at(resolver, where)
             message = f"resolver bound to {coordinate}, but the schema has no such field"
             problems.append(Problem(message, file=file, line=line))
+            continue
+        if type_name == "Subscription":
+            loaded.subscription_resolvers[field_name] = resolver
             continue
         field.resolve = resolver
     model_mutations = {c.split(".", 1)[1] for c in model.operations if c.startswith("Mutation.")}

@@ -38,6 +38,18 @@ class RequestScope:
     caller: Identity | None = None  # the authenticated identity (``identity`` is its AppSync view)
     loaders: dict[Any, Any] = field(default_factory=dict)
     appended_errors: list[TrellisError] = field(default_factory=list)
+    subscription_filter: Mapping[str, Any] | None = None  # set by a subscription resolver
+
+
+@dataclass
+class Extensions:
+    """AppSync's ``extensions`` in a resolver."""
+
+    scope: RequestScope
+
+    def set_subscription_filter(self, filter_json: Mapping[str, Any]) -> None:
+        """In a subscription resolver: the enhanced filter (``{"filterGroup": [...]}``) events must pass."""
+        self.scope.subscription_filter = filter_json
 
 
 @dataclass
@@ -109,6 +121,10 @@ class ResolverContext:
     @property
     def args(self) -> dict[str, Any]:
         return self.arguments
+
+    @property
+    def extensions(self) -> Extensions:
+        return Extensions(self.scope)
 
     def datasource(self, name: str) -> Any:
         return self.scope.runtime.datasource(name)

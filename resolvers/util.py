@@ -28,3 +28,10 @@ def now_iso8601() -> str:
 
 def now_epoch_seconds() -> int:
     return int(datetime.now(UTC).timestamp())
+
+
+def to_subscription_filter(flt: Mapping[str, Any], ignored_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``util.transform.toSubscriptionFilter``: a model-style filter as an enhanced subscription filter."""
+    from app.realtime.filters import to_subscription_filter as convert
+
+    return convert(flt, ignored_fields)

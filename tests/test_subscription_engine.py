@@ -233,3 +233,112 @@ async def test_subscriptions_started_together_subscribe_their_topic_once(engine_
     await client.data('mutation { createItem(input: {name: "once"}) { id } }')
     await settle(engine)
     assert len(received.payloads) == 5  # one each, not one per concurrent SUBSCRIBE
+
+
+TICKETS_SCHEMA = """
+type Ticket { id: ID! severity: Int! priority: String group: String tags: [String] }
+type Query { ping: String }
+type Mutation { createTicket(severity: Int!, priority: String, group: String, tags: [String]): Ticket }
+type Subscription {
+  onSpecialTicket: Ticket @aws_subscribe(mutations: ["createTicket"])
+  onGroupTicket(group: String!): Ticket @aws_subscribe(mutations: ["createTicket"])
+  onBadFilter: Ticket @aws_subscribe(mutations: ["createTicket"])
+}
+"""
+TICKETS_CONFIG = "".join(
+    f'[resolvers."{coordinate}"]\nhandler = "tests.test_subscription_engine:{name}"\n'
+    for coordinate, name in (("Mutation.createTicket", "create_ticket"), ("Subscription.onSpecialTicket", "special"),
+                             ("Subscription.onGroupTicket", "group_only"), ("Subscription.onBadFilter", "bad_filter"))
+)
+TICKET_COUNTER = [0]
+
+
+def create_ticket(ctx):
+    TICKET_COUNTER[0] += 1
+    return {"id": f"t{TICKET_COUNTER[0]}", **ctx.arguments}
+
+
+def special(ctx):
+    # AppSync's documented example: severe and urgent, or anything for security.
+    ctx.extensions.set_subscription_filter({"filterGroup": [
+        {"filters": [{"fieldName": "severity", "operator": "ge", "value": 7},
+                     {"fieldName": "priority", "operator": "in", "value": ["high", "highest"]}]},
+        {"filters": [{"fieldName": "group", "operator": "eq", "value": "security"}]},
+    ]})
+
+
+def group_only(ctx):
+    from resolvers import util
+
+    if ctx.arguments["group"] == "payroll" and not ctx.identity:
+        util.error("Not Authorized to subscribe to payroll tickets", "Unauthorized")
+    ctx.extensions.set_subscription_filter(util.to_subscription_filter(
+        {"group": {"eq": ctx.arguments["group"]}, "or": [{"severity": {"gt": 5}}, {"tags": {"containsAny": ["vip"]}}]}
+    ))
+
+
+def bad_filter(ctx):
+    ctx.extensions.set_subscription_filter({"filterGroup": [{"filters": [{"fieldName": "x", "operator": "like"}]}]})
+
+
+@pytest.fixture
+async def tickets(make_client, tmp_path):
+    return await make_client(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", schema=TICKETS_SCHEMA,
+                               config=TICKETS_CONFIG)
+
+
+CREATE_TICKET = ("mutation($s: Int!, $p: String, $g: String, $t: [String]) "
+                 "{ createTicket(severity: $s, priority: $p, group: $g, tags: $t) { id } }")
+
+
+async def test_a_subscription_resolver_sets_an_enhanced_filter_groups_ord_filters_anded(tickets):
+    engine = tickets.runtime.subscriptions
+    special_ = await start(engine, "subscription { onSpecialTicket { severity priority group } }")
+    ops = await start(engine, 'subscription { onGroupTicket(group: "ops") { severity group tags } }', sid="s2")
+    for severity, priority, group, tags in ((9, "high", "ops", None), (9, "low", "ops", ["vip"]),
+                                            (2, "low", "security", None), (3, "highest", "ops", None),
+                                            (8, "high", "sales", None)):
+        await tickets.data(CREATE_TICKET, {"s": severity, "p": priority, "g": group, "t": tags})
+    await settle(engine)
+    assert [(p["data"]["onSpecialTicket"]["severity"], p["data"]["onSpecialTicket"]["group"])
+            for _, p in special_.payloads] == [(9, "ops"), (2, "security"), (8, "sales")]
+    # ops only, and severe or tagged vip; the group argument is compared because the filter says so.
+    assert [(p["data"]["onGroupTicket"]["severity"], p["data"]["onGroupTicket"]["tags"]) for _, p in ops.payloads] \
+        == [(9, None), (9, ["vip"])]
+
+
+async def test_a_subscription_resolver_can_refuse_and_a_bad_filter_is_refused(tickets):
+    from app.errors import ResolverError, ValidationFailedError
+
+    engine = tickets.runtime.subscriptions
+    refused = engine.prepare("s1", GraphQLRequest('subscription { onGroupTicket(group: "payroll") { id } }'), API,
+                             Received())
+    with pytest.raises(ResolverError) as caught:
+        await engine.register(refused)
+    assert caught.value.error_type == "Unauthorized"
+    bad = engine.prepare("s2", GraphQLRequest("subscription { onBadFilter { id } }"), API, Received())
+    with pytest.raises(ValidationFailedError, match="operator 'like'"):
+        await engine.register(bad)
+    assert engine.count() == 0
+
+
+def test_enhanced_filter_operators_and_paths():
+    from app.realtime.filters import parse_filter
+
+    def holds(operator, value, item):
+        return parse_filter({"filterGroup": [{"filters": [
+            {"fieldName": "a.b", "operator": operator, "value": value}]}]}).matches({"a": item})
+
+    assert holds("eq", 3, {"b": 3}) and not holds("eq", 3, {"b": "3"})
+    assert holds("ne", 3, {}) and holds("between", [1, 5], {"b": 5}) and not holds("between", [1, 5], {"b": 6})
+    assert holds("beginsWith", "ab", {"b": "abc"}) and not holds("beginsWith", "ab", {"b": 1})
+    assert holds("contains", "x", {"b": ["x", "y"]}) and holds("notContains", "z", {"b": "xy"})
+    assert holds("containsAny", ["q", "y"], {"b": ["x", "y"]}) and not holds("containsAny", ["q"], {"b": "q"})
+    assert holds("in", [1, 2], {"b": 2}) and holds("notIn", [1, 2], {"b": 3})
+    assert not holds("gt", 1, {"b": "text"}) and not holds("lt", 1, {})
+    for bad in ({"filterGroup": []}, {"filterGroup": [{"filters": []}]},
+                {"filterGroup": [{"filters": [{"fieldName": "a.b.c.d.e.f", "operator": "eq", "value": 1}]}]},
+                {"filterGroup": [{"filters": [{"fieldName": "a", "operator": "in", "value": [1, 2, 3, 4, 5, 6]}]}]},
+                {"filterGroup": [{"filters": [{"fieldName": "a", "operator": "between", "value": [1]}]}]}):
+        with pytest.raises(Exception, match=r"filter|levels|at most|exactly"):
+            parse_filter(bad)

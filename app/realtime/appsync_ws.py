@@ -187,7 +187,12 @@ class AppSyncConnection(Connection):
         if sid in self.subscriptions or self.closing:  # a second start with this id raced the first
             return
         self.subscriptions[sid] = subscription
-        await self.engine.register(subscription)
+        try:
+            await self.engine.register(subscription)  # runs the field's resolver, which may refuse
+        except TrellisError as exc:
+            self.subscriptions.pop(sid, None)
+            self._fail(sid, _error(exc.error_type, exc.message, _status_of(exc)))
+            return
         self.send_json({"type": "start_ack", "id": sid})
 
     def _request(self, payload: Any) -> GraphQLRequest:

@@ -34,13 +34,14 @@ from graphql import (
 from graphql.execution import Executor as GraphQLExecutor
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import is_awaitable
+from graphql.pyutils import Path, is_awaitable
 
 from app.error_format import format_error
 from app.errors import TrellisError
 from app.execution import Executor, GraphQLRequest
 from app.pubsub import PubSub, Unsubscribe
 from app.realtime.events import ChangeEvent, subscribed_mutations, topic_for
+from app.realtime.filters import EnhancedFilter, parse_filter
 from auth.field_rules import FieldUnauthorizedError, GuardCache, denied_message
 from auth.modes import Identity
 from resolvers.context import RequestInfo, RequestScope
@@ -71,11 +72,13 @@ class Subscription:
     access: Access
     group_key: tuple[Any, ...]
     executor: GraphQLExecutor[Any]
+    root: FieldNode
     deliver: Deliver
     expire: Expire | None = None
     expires_at: float | None = None  # epoch seconds: the credential's own expiry
     headers: Mapping[str, str] = field(default_factory=dict)
     unsubscribers: list[Unsubscribe] = field(default_factory=list)
+    enhanced_filter: EnhancedFilter | None = None  # set by the field's resolver at start
 
 
 def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[OperationDefinitionNode, FieldNode]:
@@ -96,7 +99,8 @@ def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[Ope
 class SubscriptionEngine:
     def __init__(self, executor: Executor, resolvers: ResolverRuntime, field_guards: GuardCache,
                  models: Mapping[str, ModelSpec], model_of_field: Mapping[str, str], pubsub: PubSub,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 resolvers_at_start: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self.executor = executor
         self.schema = executor.schema
         self.resolvers = resolvers
@@ -105,6 +109,7 @@ class SubscriptionEngine:
         self.model_of_field = model_of_field  # subscription field -> @model type it watches
         self.pubsub = pubsub
         self.clock = clock
+        self.resolvers_at_start = dict(resolvers_at_start or {})
         self._by_topic: dict[str, dict[Subscription, None]] = {}
         self._topic_handles: dict[str, Unsubscribe] = {}
         self._topic_pending: dict[str, asyncio.Future[None]] = {}
@@ -159,12 +164,14 @@ class SubscriptionEngine:
         return Subscription(
             id=subscription_id, request=request, document=prepared.document, field_name=field_name,
             arguments=arguments, mutations=subscribed_mutations(self.schema, field_name), identity=identity,
-            executor=built,
+            executor=built, root=root,
             access=access, group_key=group_key, deliver=deliver, expire=expire, expires_at=expires_at,
         )
 
     async def register(self, subscription: Subscription) -> None:
-        """Put the subscription on its topics; returns once events published from now on reach it."""
+        """Run the field's resolver (it may refuse with a ``TrellisError``, or set an enhanced filter),
+        then put the subscription on its topics; returns once events published from now on reach it."""
+        await self._run_resolver(subscription)
         for mutation in subscription.mutations:
             topic = topic_for(mutation)
             members = self._by_topic.setdefault(topic, {})
@@ -183,6 +190,24 @@ class SubscriptionEngine:
             finally:
                 del self._topic_pending[topic]
                 pending.set_result(None)
+
+    async def _run_resolver(self, subscription: Subscription) -> None:
+        resolve = self.resolvers_at_start.get(subscription.field_name)
+        if resolve is None:
+            return
+        subscription_type = self.schema.subscription_type
+        assert subscription_type is not None
+        scope = RequestScope(runtime=self.resolvers, request=RequestInfo(headers=subscription.headers),
+                             identity=subscription.identity.appsync, caller=subscription.identity)
+        start = subscription.executor.build_per_event_executor(None)
+        start.context_value = scope
+        info = start.build_resolve_info(subscription_type.fields[subscription.field_name], [subscription.root],
+                                        subscription_type, Path(None, subscription.field_name, "Subscription"))
+        result = resolve(None, info, **subscription.arguments)
+        if is_awaitable(result):
+            await result
+        if scope.subscription_filter is not None:
+            subscription.enhanced_filter = parse_filter(scope.subscription_filter)
 
     def unregister(self, subscription: Subscription) -> None:
         for mutation in subscription.mutations:
@@ -256,6 +281,11 @@ class SubscriptionEngine:
             await self._render(group, event)
 
     def _passes(self, subscription: Subscription, item: Mapping[str, Any]) -> bool:
+        predicate = subscription.access.predicate
+        if predicate is not None and not matches(item, predicate):
+            return False  # another owner's row, whatever the filters say
+        if subscription.enhanced_filter is not None:
+            return subscription.enhanced_filter.matches(item)
         for name, value in subscription.arguments.items():
             if value is None:
                 continue
@@ -264,8 +294,7 @@ class SubscriptionEngine:
                     return False
             elif item.get(name) != value:
                 return False
-        predicate = subscription.access.predicate
-        return predicate is None or matches(item, predicate)
+        return True
 
     async def _render(self, group: list[Subscription], event: ChangeEvent) -> None:
         first = group[0]

@@ -168,7 +168,11 @@ class TransportConnection(Connection):
         if kind is None or kind is OperationType.SUBSCRIPTION:
             self._start(operation_id, request, self.identity)
             if operation_id in self.subscriptions:
-                await self.engine.register(self.subscriptions[operation_id])
+                try:
+                    await self.engine.register(self.subscriptions[operation_id])  # the resolver may refuse
+                except TrellisError as exc:
+                    del self.subscriptions[operation_id]
+                    self._error(operation_id, [format_trellis_error(exc)])
             return
         self.operations[operation_id] = self.spawn(self._run(operation_id, request, self.identity))
 
