@@ -34,6 +34,10 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
         timeout_graceful_shutdown=30,
+        # No permessage-deflate: a subscription event is serialised once for many subscribers, and
+        # compressing it once per connection would cost more than the whole fan-out (AppSync's
+        # endpoint does not compress either).
+        ws_per_message_deflate=False,
     )
     return 0
 

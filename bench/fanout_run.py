@@ -80,7 +80,7 @@ def start_baseline(workdir: Path, cpu: str | None) -> Process:
     port = free_port()
     log_path = workdir / "baseline.log"
     command = [sys.executable, "-m", "uvicorn", "bench.baselines.ws_broadcast:app", "--host", HOST, "--port",
-               str(port), "--no-access-log", "--log-level", "warning"]
+               str(port), "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false"]
     with log_path.open("wb") as out:
         process = subprocess.Popen(pinned(command, cpu), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     proc = Process("bare broadcast", port, process, log_path)

@@ -22,7 +22,7 @@ let errors = 0;
 
 function open(index) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${url}?header=${header}&payload=e30=`, ["graphql-ws"]);
+    const ws = new WebSocket(`${url}?header=${header}&payload=e30=`, ["graphql-ws"], { perMessageDeflate: false });
     ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init" })));
     ws.on("error", reject);
     ws.on("message", (raw) => {
