@@ -148,11 +148,21 @@ class Client:
 
 class Publisher:
     def __init__(self, port: int, trellis: bool) -> None:
+        self.port = port
         self.connection = http.client.HTTPConnection(HOST, port, timeout=30)
         self.trellis = trellis
         self.seq = 0
 
     def publish(self) -> None:
+        try:
+            self._publish()
+        except (ConnectionError, http.client.HTTPException):
+            # The server closed an idle keep-alive connection (between phases): reconnect once.
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(HOST, self.port, timeout=30)
+            self._publish()
+
+    def _publish(self) -> None:
         self.seq += 1
         item = {"seq": self.seq, "sentAt": time.time(), "payload": "x" * 64}
         if self.trellis:
@@ -167,6 +177,22 @@ class Publisher:
             raise RuntimeError(f"publish failed: {response.status} {payload[:300]!r}")
 
 
+def drained(client: Client, expected: int) -> dict[str, Any]:
+    """The client's figures once every expected delivery arrived, or nothing more arrives for 2 s
+    (a backlog from one phase must not spill into the next)."""
+    last = -1
+    quiet_since = time.monotonic()
+    while True:
+        time.sleep(0.25)
+        report = client.report()
+        if report["received"] >= expected:
+            return report
+        if report["received"] != last:
+            last, quiet_since = report["received"], time.monotonic()
+        elif time.monotonic() - quiet_since > 2.0:
+            return report
+
+
 def run_contender(publisher: Publisher, client: Client, count: int, duration: float, rate: float) -> dict[str, Any]:
     for _ in range(3):  # warm-up
         publisher.publish()
@@ -177,8 +203,7 @@ def run_contender(publisher: Publisher, client: Client, count: int, duration: fl
     while time.monotonic() - started < duration:
         publisher.publish()
         sent += 1
-    time.sleep(2.0)  # let deliveries drain
-    flood = client.report()
+    flood = drained(client, sent * count)
     flood["published"] = sent
     flood["expected"] = sent * count
 
@@ -193,8 +218,7 @@ def run_contender(publisher: Publisher, client: Client, count: int, duration: fl
             time.sleep(pause)
         publisher.publish()
         sent += 1
-    time.sleep(2.0)
-    fixed = client.report()
+    fixed = drained(client, sent * count)
     fixed["published"] = sent
     fixed["expected"] = sent * count
     fixed["offered_per_second"] = rate

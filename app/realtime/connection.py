@@ -38,6 +38,7 @@ from starlette.datastructures import Headers
 from starlette.websockets import WebSocket
 
 from app.realtime.config import RealtimeConfig
+from app.realtime.eager import start_eagerly
 from app.realtime.subscriptions import Subscription, SubscriptionEngine
 from app.runtime import Runtime
 from auth.base import AuthRequest
@@ -118,6 +119,8 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._writer_idle = False  # the writer waits for work (so a frame may be sent directly)
+        self._in_flight: asyncio.Future[Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- sending --------------------------------------------------------------------------------
@@ -134,8 +137,22 @@ class Connection:
             self._queue.clear()
             self.drop_subscriptions()
             self._closing = SLOW_CONSUMER
-            if self._writer is not None:
-                self._writer.cancel()  # it may be stuck in a send the client will never read
+            for stuck in (self._writer, self._in_flight):  # stuck in a send the client will never read
+                if stuck is not None:
+                    stuck.cancel()
+            return
+        if not self._queue and self._in_flight is None and self._writer_idle:
+            # Nothing ahead of this frame: send it now, on this stack (see app/realtime/eager.py).
+            try:
+                self._in_flight = start_eagerly(self.websocket.send_text(frame))
+            except Exception:  # the socket is gone (disconnected, closed): end the connection
+                log.debug("WebSocket send failed; closing", exc_info=True)
+                self._closing = (1006, "send failed")
+                self._queue.clear()
+                self._wakeup.set()
+                return
+            if self._in_flight is not None:
+                self._wakeup.set()  # it waits on back-pressure: the writer sees it through
             return
         self._queue.append(frame)
         self._wakeup.set()
@@ -154,11 +171,16 @@ class Connection:
 
     async def _write(self) -> None:
         while True:
+            self._writer_idle = False
+            if self._in_flight is not None:
+                await self._in_flight  # an eager send that had to wait goes first
+                self._in_flight = None
             while self._queue:
                 await self.websocket.send_text(self._queue.popleft())
             if self._closing is not None:
                 return
             self._wakeup.clear()
+            self._writer_idle = True
             await self._wakeup.wait()
 
     # -- subscriptions --------------------------------------------------------------------------
