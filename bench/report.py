@@ -15,6 +15,7 @@ NOTES_BEGIN, NOTES_END = "<!-- notes:begin -->", "<!-- notes:end -->"
 PROFILE_BEGIN, PROFILE_END = "<!-- profile:begin -->", "<!-- profile:end -->"
 # Written by ``python -m bench.run --auth`` (bench/auth_modes.py); kept when the main run rewrites the file.
 AUTH_BEGIN, AUTH_END = "<!-- auth:begin -->", "<!-- auth:end -->"
+FANOUT_BEGIN, FANOUT_END = "<!-- fanout:begin -->", "<!-- fanout:end -->"
 
 
 def _median(record: dict[str, Any], scenario: str, name: str) -> float | None:
@@ -324,6 +325,7 @@ def write_doc(path: Path, record: dict[str, Any]) -> None:
         profile = (_block(old, PROFILE_BEGIN, PROFILE_END)
                    or "_Not profiled yet: run `python -m bench.run --profile`._\n")
     auth = _block(old, AUTH_BEGIN, AUTH_END) or "_Not measured yet: run `python -m bench.run --auth`._\n"
+    fanout = _block(old, FANOUT_BEGIN, FANOUT_END) or "_Not measured yet: run `python -m bench.run --fanout`._\n"
     text = f"""# Benchmarks
 
 Trellis next to three baselines on the same data, one worker each, on this machine:
@@ -358,6 +360,11 @@ It rewrites this file (the Notes section is kept) and saves the raw numbers in `
 
 {AUTH_BEGIN}
 {auth}{AUTH_END}
+
+## Subscription fan-out
+
+{FANOUT_BEGIN}
+{fanout}{FANOUT_END}
 
 ## Notes
 

@@ -579,6 +579,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="measure subscription fan-out instead (bench/fanout_run.py)")
     p.add_argument("--subscribers", type=int, default=1000, help="fan-out: subscribers (default 1000)")
     p.add_argument("--fanout-seconds", type=float, default=10.0, help="fan-out: seconds per phase (default 10)")
+    p.add_argument("--fanout-runs", type=int, default=3, help="fan-out: interleaved runs, medians reported (default 3)")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs, scripts)")
     p.add_argument("--render", metavar="RESULTS_JSON", default=None,
