@@ -325,3 +325,26 @@ async def test_idle_connections_are_closed(tmp_path):
             started = time.monotonic()
             await until_closed(ws)
             assert ws.close_code == 1000 and time.monotonic() - started < 10  # 0.3 s idle limit; slack for a loaded CI machine
+
+
+async def test_an_event_published_while_a_start_registers_arrives_after_its_start_ack(server):
+    from app.realtime.events import ChangeEvent, topic_for
+
+    engine = server.runtime.subscriptions
+    original = engine.register
+
+    async def slow_register(subscription):
+        # As with Redis, where SUBSCRIBE is a round trip: an event lands before register returns.
+        await original(subscription)
+        event = ChangeEvent("createNote", "Note", {"id": "early", "title": "early bird"})
+        await server.runtime.pubsub.publish(topic_for("createNote"), event.encode())
+        await asyncio.sleep(0.05)  # the engine renders and delivers it meanwhile
+
+    engine.register = slow_register
+    try:
+        async with raw(server) as ws:
+            await start(ws, "s", "subscription { onCreateNote { title } }")  # asserts start_ack comes first
+            data = await receive(ws, "data")
+            assert data["id"] == "s" and data["payload"]["data"]["onCreateNote"] == {"title": "early bird"}
+    finally:
+        engine.register = original

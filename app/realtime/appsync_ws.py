@@ -91,6 +91,7 @@ class AppSyncConnection(Connection):
         super().__init__(websocket, runtime)
         self.identity: Identity | None = None
         self.acknowledged = False
+        self._unacked: dict[str, list[str]] = {}  # start id -> data frames held until its start_ack
 
     # -- handshake ------------------------------------------------------------------------------
 
@@ -187,13 +188,18 @@ class AppSyncConnection(Connection):
         if sid in self.subscriptions or self.closing:  # a second start with this id raced the first
             return
         self.subscriptions[sid] = subscription
+        # Events can arrive while registering awaits the broker (Redis): held until start_ack is out.
+        self._unacked[sid] = []
         try:
             await self.engine.register(subscription)  # runs the field's resolver, which may refuse
         except TrellisError as exc:
             self.subscriptions.pop(sid, None)
+            self._unacked.pop(sid, None)
             self._fail(sid, _error(exc.error_type, exc.message, _status_of(exc)))
             return
         self.send_json({"type": "start_ack", "id": sid})
+        for frame in self._unacked.pop(sid, ()):
+            self.send(frame)
 
     def _request(self, payload: Any) -> GraphQLRequest:
         data = payload.get("data") if isinstance(payload, dict) else None
@@ -237,7 +243,12 @@ class AppSyncConnection(Connection):
         prefix = '{"type":"data","id":' + json.dumps(sid) + ',"payload":'
 
         def deliver(_subscription: Subscription, payload: bytes) -> None:
-            self.send(prefix + payload_text(payload) + "}")
+            frame = prefix + payload_text(payload) + "}"
+            held = self._unacked.get(sid)
+            if held is not None:
+                held.append(frame)
+            else:
+                self.send(frame)
 
         return self.engine.prepare(sid, request, identity, deliver, self._expired, identity.expires_at)
 
