@@ -125,13 +125,13 @@ def _parse_key(entry: Any) -> SigningKey | None:
     return None  # a private key or another type slipped through: never use it
 
 
-def _check_url(url: str, *, allow_insecure_http: bool) -> None:
+def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https":
         return
     if parts.scheme == "http":
         host = parts.hostname or ""
-        if allow_insecure_http or host == "localhost":
+        if host == "localhost":
             return
         try:
             if ipaddress.ip_address(host).is_loopback:
@@ -154,7 +154,6 @@ class JwksCache:
         ttl: float = 3600.0,
         min_refresh_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-        allow_insecure_http: bool = False,
     ) -> None:
         if jwks_url is None and issuer is None:
             raise ValueError("JwksCache needs a jwks_url or an issuer to discover it from")
@@ -166,7 +165,6 @@ class JwksCache:
         self._ttl = ttl
         self._min_refresh_interval = min_refresh_interval
         self._clock = clock
-        self._allow_insecure_http = allow_insecure_http
         self._keys: dict[str, SigningKey] = {}
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch started, successful or not
@@ -244,7 +242,7 @@ class JwksCache:
         return jwks_uri
 
     async def _get_json(self, url: str) -> Any:
-        _check_url(url, allow_insecure_http=self._allow_insecure_http)
+        _check_url(url)
         request = self._client.stream("GET", url, timeout=self._timeout, headers={"Accept": "application/json"})
         async with request as response:
             if response.status_code != 200:

@@ -276,7 +276,6 @@ class JwtVerifier:
         verify_signature: SignatureVerifier = pyjwt_verify_signature,
         cache_max_entries: int = 10_000,
         cache_max_age: float = 60.0,
-        allow_insecure_http: bool = False,
     ) -> None:
         self.config = config
         self._cognito = isinstance(config, CognitoConfig)
@@ -299,7 +298,6 @@ class JwtVerifier:
             issuer=self._issuer,
             client=http_client,
             clock=clock,
-            allow_insecure_http=allow_insecure_http,
         )
         self._clock = clock
         self._verify_signature = verify_signature

@@ -27,8 +27,8 @@ What is checked, and how (AWS's "Create a signed AWS API request" / "Authenticat
   service ("some services require that you include this parameter in the canonical request"); the
   SDKs always sign it and we require it, so a token cannot be swapped onto a signed request.
 * Payload hash: SHA-256 of the body actually received.  A client-sent ``x-amz-content-sha256`` must
-  equal it; ``UNSIGNED-PAYLOAD`` and the ``STREAMING-...`` chunked modes are refused unless the caller
-  passes ``allow_unsigned_payload=True`` (never for AppSync).
+  equal it; ``UNSIGNED-PAYLOAD`` and the ``STREAMING-...`` chunked modes are always refused (every
+  Trellis API signs its body).
 * Time: ``x-amz-date`` (falling back to ``Date``) in basic ISO 8601 ``YYYYMMDDTHHMMSSZ`` (``Date`` may
   also be RFC 7231).  ``|now - request time| <= max_skew`` for header auth; presigned requests must not
   be from the future (beyond ``max_skew``) and expire ``X-Amz-Expires`` seconds (1..604800) after
@@ -608,7 +608,6 @@ async def verify(
     expected_service: str | set[str],
     allowed_regions: set[str] | None = None,
     max_skew: timedelta = timedelta(minutes=5),
-    allow_unsigned_payload: bool = False,
 ) -> VerifiedSignature:
     """Verify ``request``'s SigV4 signature; raise a ``SignatureError`` subclass if it is not valid.
 
@@ -705,18 +704,15 @@ async def verify(
     if claimed is not None:
         claimed = claimed.strip()
         if claimed == UNSIGNED_PAYLOAD or claimed.startswith("STREAMING-"):
-            if not allow_unsigned_payload or claimed != UNSIGNED_PAYLOAD:
-                raise fail(
-                    IncompleteSignatureError,
-                    f"x-amz-content-sha256 '{claimed[:60]}' is not accepted; sign the payload.",
-                )
-            payload_hash = UNSIGNED_PAYLOAD
-        elif not _SHA256_RE.fullmatch(claimed) or not hmac.compare_digest(claimed.lower(), body_hash):
+            raise fail(
+                IncompleteSignatureError,
+                f"x-amz-content-sha256 '{claimed[:60]}' is not accepted; sign the payload.",
+            )
+        if not _SHA256_RE.fullmatch(claimed) or not hmac.compare_digest(claimed.lower(), body_hash):
             raise fail(
                 SignatureMismatchError, "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
-        else:
-            payload_hash = claimed
+        payload_hash = claimed
 
     # 6. Session token as sent (query for presigned; header otherwise, or both if equal).
     header_token = _single_header(request, "x-amz-security-token", fail)
