@@ -551,16 +551,9 @@ def markdown(record: dict[str, Any], machine: dict[str, Any]) -> str:
 
 
 def write_doc(doc: Path, text: str) -> None:
-    from bench.report import AUTH_BEGIN, AUTH_END
+    from bench.report import AUTH_BEGIN, AUTH_END, write_section
 
-    old = doc.read_text()
-    block = f"{AUTH_BEGIN}\n{text}{AUTH_END}"
-    if AUTH_BEGIN in old and AUTH_END in old:
-        head, rest = old.split(AUTH_BEGIN, 1)
-        new = head + block + rest.split(AUTH_END, 1)[1]
-    else:
-        new = old.replace("## Notes\n", f"## Authorization modes\n\n{block}\n\n## Notes\n", 1)
-    doc.write_text(new)
+    write_section(doc, "Authorization modes", AUTH_BEGIN, AUTH_END, text)
 
 
 def render(path: Path, no_doc: bool) -> int:

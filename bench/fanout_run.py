@@ -314,14 +314,6 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write_doc(text: str) -> None:
-    from bench.report import FANOUT_BEGIN, FANOUT_END
+    from bench.report import FANOUT_BEGIN, FANOUT_END, write_section
 
-    doc = REPO / "docs" / "benchmarks.md"
-    old = doc.read_text()
-    block = f"{FANOUT_BEGIN}\n{text}{FANOUT_END}"
-    if FANOUT_BEGIN in old and FANOUT_END in old:
-        head, rest = old.split(FANOUT_BEGIN, 1)
-        new = head + block + rest.split(FANOUT_END, 1)[1]
-    else:
-        new = old.replace("## Notes\n", f"## Subscription fan-out\n\n{block}\n\n## Notes\n", 1)
-    doc.write_text(new)
+    write_section(REPO / "docs" / "benchmarks.md", "Subscription fan-out", FANOUT_BEGIN, FANOUT_END, text)

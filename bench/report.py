@@ -313,6 +313,19 @@ def _block(text: str, begin: str, end: str) -> str | None:
     return match.group(1) if match else None
 
 
+def write_section(doc: Path, title: str, begin: str, end: str, text: str) -> None:
+    """Replace one generated section (between its markers) of the benchmarks document, or add it
+    before the Notes; the rest of the document is left as it is."""
+    old = doc.read_text()
+    block = f"{begin}\n{text}{end}"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        new = old.replace("## Notes\n", f"## {title}\n\n{block}\n\n## Notes\n", 1)
+    doc.write_text(new)
+
+
 def write_doc(path: Path, record: dict[str, Any]) -> None:
     old = path.read_text() if path.exists() else ""
     notes = _block(old, NOTES_BEGIN, NOTES_END)

@@ -38,6 +38,19 @@ def missing_service(what: str) -> None:
     pytest.skip(f"{what} is not reachable")
 
 
+async def redis_available() -> bool:
+    """Is the Redis server on 127.0.0.1:6379 reachable? (Tests then skip, or fail under CI, without it.)"""
+    import asyncio
+
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
 async def _reset_postgres() -> None:
     import asyncpg
 

@@ -9,19 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.pubsub import MemoryPubSub, PubSub
-from tests.conftest import missing_service
+from tests.conftest import missing_service, redis_available
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def _redis_available() -> bool:
-    try:
-        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 1)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 class Buses:
@@ -49,7 +39,7 @@ class Buses:
 
 
 async def _buses(kind: str) -> AsyncIterator[Buses]:
-    if kind == "redis" and not await _redis_available():
+    if kind == "redis" and not await redis_available():
         missing_service("Redis on 127.0.0.1:6379")
     buses = Buses(kind)
     yield buses

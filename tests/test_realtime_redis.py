@@ -10,7 +10,7 @@ from gql import Client, gql
 from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
-from tests.conftest import PG_URL, _reset_postgres, missing_service
+from tests.conftest import PG_URL, _reset_postgres, missing_service, redis_available
 from tests.server_process import trellis_server
 
 KEY = "da2-redisredisredisredisredis"
@@ -25,19 +25,9 @@ SUBSCRIPTION = 'subscription { onCreateParcel(filter: {depot: {eq: "north"}}) { 
 CREATE = 'mutation($l: String!, $d: String) { createParcel(input: {label: $l, depot: $d}) { id } }'
 
 
-async def _redis_up() -> bool:
-    try:
-        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 1)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
-
-
 @pytest.mark.postgres
 async def test_a_mutation_on_one_instance_reaches_subscribers_on_another(tmp_path):
-    if not await _redis_up():
+    if not await redis_available():
         missing_service("Redis on 127.0.0.1:6379")
     await _reset_postgres()
     schema = tmp_path / "schema.graphql"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import ValidationFailedError
+from resolvers.model.match import compare
 
 MAX_DEPTH = 5
 MAX_PATH = 256
@@ -53,29 +54,9 @@ class EnhancedFilter:
 
 
 def _apply(op: str, actual: Any, value: Any) -> bool:
-    if op == "eq":
-        return bool(actual == value)
-    if op == "ne":
-        return bool(actual != value)
-    if op == "in":
-        return actual in value
-    if op == "notIn":
-        return actual not in value
-    if op in ("contains", "notContains"):
-        found = isinstance(actual, str | list) and value in actual
-        return found if op == "contains" else not found
     if op == "containsAny":
         return isinstance(actual, list) and any(v in actual for v in value)
-    if op == "beginsWith":
-        return isinstance(actual, str) and actual.startswith(str(value))
-    if actual is None:
-        return False
-    try:
-        if op == "between":
-            return bool(value[0] <= actual <= value[1])
-        return bool({"lt": actual < value, "le": actual <= value, "gt": actual > value, "ge": actual >= value}[op])
-    except TypeError:
-        return False  # a string compared with a number never matches
+    return compare(actual, op, value)  # the other operators mean what they mean in model filters
 
 
 def _condition(raw: Any, where: str) -> Condition:

@@ -120,6 +120,11 @@ def evaluate(policies: Sequence[Policy], request: AuthorizationRequest) -> Decis
             if statement_applies(statement, request, ctx):
                 matched = MatchedStatement(policy.name, statement.sid, statement.index, statement.effect)
                 (denies if statement.effect == "Deny" else allows).append(matched)
+    return decide(allows, denies)
+
+
+def decide(allows: Sequence[MatchedStatement], denies: Sequence[MatchedStatement]) -> Decision:
+    """AWS's rule over the statements that applied: an explicit Deny wins, then an Allow, else deny."""
     if denies:
         return Decision(False, "explicit_deny", denies[0], tuple(denies))
     if allows:

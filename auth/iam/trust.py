@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.iam.evaluate import AuthorizationRequest, Decision, MatchedStatement, statement_applies
+from auth.iam.evaluate import AuthorizationRequest, Decision, MatchedStatement, decide, statement_applies
 from auth.iam.policy import Policy, PolicyError, parse_policy
 
 _PRINCIPAL_KINDS = {"AWS", "Federated", "Service", "CanonicalUser"}
@@ -117,8 +117,4 @@ def evaluate_trust(trust: TrustPolicy, request: AuthorizationRequest, caller: Ca
         if statement_applies(statement, request, ctx):
             matched = MatchedStatement(trust.policy.name, statement.sid, statement.index, statement.effect)
             (denies if statement.effect == "Deny" else allows).append(matched)
-    if denies:
-        return Decision(False, "explicit_deny", denies[0], tuple(denies))
-    if allows:
-        return Decision(True, "allow", allows[0], tuple(allows))
-    return Decision(False, "implicit_deny")
+    return decide(allows, denies)

@@ -26,12 +26,15 @@ def matches(item: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
         elif key == "not":
             if matches(item, value):
                 return False
-        elif not all(_op(item.get(key), op, arg) for op, arg in value.items() if arg is not None or op in ("eq", "ne")):
-            return False
+        else:
+            actual = item.get(key)
+            if not all(compare(actual, op, arg) for op, arg in value.items() if arg is not None or op in ("eq", "ne")):
+                return False
     return True
 
 
-def _op(actual: Any, op: str, arg: Any) -> bool:
+def compare(actual: Any, op: str, arg: Any) -> bool:
+    """One filter operator on one attribute value (missing = None), with DynamoDB's semantics."""
     if op == "eq":
         return bool(actual == arg)
     if op == "ne":
@@ -43,7 +46,7 @@ def _op(actual: Any, op: str, arg: Any) -> bool:
     if op == "notIn":
         return actual not in arg
     if op == "size":
-        return actual is not None and all(_op(len(actual), k, v) for k, v in arg.items() if v is not None)
+        return actual is not None and all(compare(len(actual), k, v) for k, v in arg.items() if v is not None)
     if op in ("contains", "notContains"):
         found = actual is not None and (arg in actual if isinstance(actual, list | str) else False)
         return found if op == "contains" else not found
