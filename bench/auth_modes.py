@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.wrk import _lua_string, run_wrk
+from bench.wrk import LUA_REPORT, _lua_string, run_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -95,29 +95,7 @@ function request()
   return prepared[(counter %% #prepared) + 1]
 end
 
-function response(status, headers, body)
-  if status ~= 200 then
-    bad_status = bad_status + 1
-  elseif string.find(body, '"errors"', 1, true) then
-    graphql_errors = graphql_errors + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local bad, gql = 0, 0
-  for _, t in ipairs(threads) do
-    bad = bad + t:get("bad_status")
-    gql = gql + t:get("graphql_errors")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%%d,"duration_us":%%d,"bytes":%%d,"connect_errors":%%d,"read_errors":%%d,' ..
-    '"write_errors":%%d,"status_errors":%%d,"timeouts":%%d,"bad_status":%%d,"graphql_errors":%%d,' ..
-    '"closed_loop_p50_us":%%d,"closed_loop_p99_us":%%d,"closed_loop_mean_us":%%.1f,"closed_loop_max_us":%%d}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    bad, gql, latency:percentile(50), latency:percentile(99), latency.mean, latency.max))
-end
-"""
+""" + LUA_REPORT
 
 
 def log(message: str) -> None:
