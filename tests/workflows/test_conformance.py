@@ -1,0 +1,51 @@
+"""Every execution AWS Step Functions recorded in the conformance file, run through ``LocalRunner``:
+same status, output, error, cause and history event types as AWS."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from tests.workflows.conformance import CASES_PATH, compare, load_cases
+from workflows.clock import ManualClock
+from workflows.engine.local import LocalRunner
+
+# Cases we knowingly do not match yet, with the reason. Keep it empty.
+KNOWN_GAPS: dict[str, str] = {}
+
+_CASES = load_cases() if CASES_PATH.exists() else []
+_RESULTS: dict[str, bool] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_pass_rate(request: pytest.FixtureRequest) -> Any:
+    yield
+    if not _RESULTS:
+        return
+    passed = sum(_RESULTS.values())
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"ASL conformance: {passed}/{len(_RESULTS)} AWS-recorded cases match ({100 * passed / len(_RESULTS):.1f}%)"
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+def test_the_conformance_file_is_present_in_ci() -> None:
+    if not CASES_PATH.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CASES_PATH} is missing; CI must run the AWS conformance cases")
+        pytest.skip(f"{CASES_PATH} is not on this machine")
+    assert len(_CASES) > 0
+
+
+@pytest.mark.parametrize("case", _CASES, ids=[case["id"] for case in _CASES])
+async def test_execution_matches_what_aws_recorded(case: dict[str, Any]) -> None:
+    runner = LocalRunner(case["definition"], clock=ManualClock(), random=lambda: 0.5)
+    result = await runner.run(case["input"], name="conformance-execution", state_machine_name="conformance-machine")
+    problems = compare(case, result.status, result.output, result.error, result.cause,
+                       [event["type"] for event in result.history])
+    _RESULTS[case["id"]] = not problems
+    if problems and case["id"] in KNOWN_GAPS:
+        pytest.skip(f"known gap: {KNOWN_GAPS[case['id']]}")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,587 @@
+"""One execution, driven: its threads, their effects, and the journal that makes it durable.
+
+Work happens in *rounds*. A round takes every thread that can move (new, or whose effect just
+completed), advances each as far as it goes without waiting — depth first, so a Map iteration
+runs until it blocks before the next one starts, as AWS's histories read — and then writes every
+cursor, history event and task token the round produced in one ``Transition``. Only after that
+commit does anything leave the round: timers are armed, tasks are dispatched, waiters are told.
+So an effect never starts from a state the database does not hold, and a crash at any point
+resumes every thread from a committed state boundary. Without a journal (Express executions,
+local CLI runs) the same code runs in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from workflows.clock import Clock
+from workflows.engine.effects import effect_from_json, effect_to_json
+from workflows.engine.records import JSON, HistoryEvent, TaskToken, ThreadRow, dumps
+from workflows.engine.store import ExecutionEnd, LeaseLost, ThreadWrite, Transition
+from workflows.engine.tasks import Resource, TaskRegistry, TaskRequest, parse_resource
+from workflows.errors import TIMEOUT, StatesError
+from workflows.language.interpreter import (
+    Cursor,
+    Effect,
+    Ended,
+    ExecutionInfo,
+    Failed,
+    Fork,
+    History,
+    Invoke,
+    Moved,
+    Outcome,
+    Resumed,
+    Sleep,
+    Suspended,
+    abort_thread,
+    advance,
+    fork_progress,
+)
+
+TOP = "0"
+MAX_STEPS_PER_ROUND = 500   # a Pass loop still yields to commits and to other executions
+MAX_HISTORY_EVENTS = 25_000  # AWS's per-execution history limit
+
+
+class Journal(Protocol):
+    async def commit(self, transition: Transition) -> None: ...
+
+
+class MemoryJournal:
+    """The journal of an execution that lives only in memory: it keeps the history."""
+
+    def __init__(self) -> None:
+        self.events: list[HistoryEvent] = []
+
+    async def commit(self, transition: Transition) -> None:
+        self.events.extend(transition.events)
+
+
+class TokenWaiter(Protocol):
+    async def wait(self, token: str, heartbeat_seconds: float | None) -> Mapping[str, JSON]:
+        """The answer to a task token: ``{"output": ...}`` or ``{"error", "cause"}``."""
+        ...
+
+
+@dataclass
+class ThreadState:
+    id: str
+    parent: str | None
+    cursor: Cursor
+    status: str                          # PENDING | READY | WAITING | ENDED | FAILED | CANCELLED
+    effect: Effect | None = None
+    wake_at: float | None = None
+    outcome: dict[str, JSON] | None = None
+    children: list[str] = field(default_factory=list)
+    started_children: int = 0
+    dispatched: bool = False             # a token task's work was handed out (not to repeat on restart)
+    fork_group: str = ""                 # names this fork's children: "<id>.<group>.<index>"
+    resume: Resumed | None = None
+    job: asyncio.Task[None] | None = None
+    dirty: bool = True
+
+    def write(self) -> ThreadWrite:
+        effect = None if self.effect is None else {**effect_to_json(self.effect), "dispatched": self.dispatched,
+                                                   "group": self.fork_group}
+        return ThreadWrite(thread_id=self.id, parent_id=self.parent, status=self.status,
+                           cursor=self.cursor.to_json(), effect=effect, wake_at=self.wake_at,
+                           outcome=self.outcome)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class _Round:
+    """What one round produced, for one commit."""
+
+    def __init__(self) -> None:
+        self.events: list[HistoryEvent] = []
+        self.tokens: list[TaskToken] = []
+        self.drop_tokens: list[str] = []
+        self.after: list[Callable[[], None]] = []
+
+
+class ExecutionRun:
+    def __init__(self, *, arn: str, machine: Mapping[str, JSON], info: ExecutionInfo, clock: Clock,
+                 registry: TaskRegistry, tokens: TokenWaiter, journal: Journal,
+                 owner: str = "", next_event_id: int = 1, deadline: float | None = None,
+                 on_end: Callable[[RunResult], Awaitable[None]] | None = None,
+                 on_commit: Callable[[Transition], None] | None = None) -> None:
+        self.arn = arn
+        self.machine = machine
+        self.info = info
+        self.clock = clock
+        self.registry = registry
+        self.tokens = tokens
+        self.journal = journal
+        self.owner = owner
+        self.next_event_id = next_event_id
+        self.deadline = deadline
+        self.on_end = on_end
+        self.on_commit = on_commit
+        self.threads: dict[str, ThreadState] = {}
+        self.result: RunResult | None = None
+        self._wakeups: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
+        self._round = _Round()
+        self._deadline_job: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+        self._discarded = _DiscardedHistory()
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def begin(self) -> Transition:
+        """The first transition of a new execution: ExecutionStarted and the top-level thread."""
+        self._round = _Round()
+        started = self._append("ExecutionStarted", {"executionStartedEventDetails": {
+            "input": dumps(self.info.input), "inputDetails": {"truncated": False},
+            "roleArn": self.info.role_arn, "stateMachineArn": self.info.state_machine_arn}}, 0)
+        cursor = Cursor(scope=(), state=str(self.machine["StartAt"]), input=self.info.input,
+                        variables=({},), previous_event_id=started)
+        self.threads[TOP] = ThreadState(id=TOP, parent=None, cursor=cursor, status="READY")
+        return self._transition(None)
+
+    def restore(self, rows: list[ThreadRow]) -> None:
+        """Rebuild the threads of a persisted execution (after a restart or a takeover)."""
+        for row in rows:
+            effect_json = row.effect
+            thread = ThreadState(id=row.thread_id, parent=row.parent_id, cursor=Cursor.from_json(row.cursor),
+                                 status=row.status, wake_at=row.wake_at,
+                                 outcome=dict(row.outcome) if row.outcome is not None else None, dirty=False)
+            if effect_json is not None:
+                thread.effect = effect_from_json(effect_json)
+                thread.dispatched = bool(effect_json.get("dispatched"))
+                thread.fork_group = str(effect_json.get("group") or "")
+            self.threads[row.thread_id] = thread
+        for thread in self.threads.values():
+            parent = self.threads.get(thread.parent) if thread.parent is not None else None
+            # Only the children of the fork the parent waits for now (an earlier fork's stay behind).
+            if parent is not None and isinstance(parent.effect, Fork) and parent.status == "WAITING" \
+                    and thread.id.startswith(f"{parent.id}.{parent.fork_group}."):
+                parent.children.append(thread.id)
+                if thread.status != "PENDING":
+                    parent.started_children += 1
+        for thread in self.threads.values():
+            thread.children.sort(key=lambda cid: int(cid.rsplit(".", 1)[1]))
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        """Drive the execution to its end (or until cancelled: then it simply stops, and whatever
+        was committed is where another run picks it up)."""
+        try:
+            if self.deadline is not None:
+                self._deadline_job = asyncio.create_task(self._expire_at(self.deadline))
+            for thread in list(self.threads.values()):
+                if thread.status == "READY":
+                    self._wakeups.put_nowait(("step", thread.id, None))
+                elif thread.status == "WAITING":
+                    self._rearm(thread)
+            while self.result is None:
+                first = await self._wakeups.get()
+                batch = [first]
+                while not self._wakeups.empty():
+                    batch.append(self._wakeups.get_nowait())
+                await self._run_round(batch)
+            return self.result
+        finally:
+            self._cancel_jobs()
+            if self._deadline_job is not None:
+                self._deadline_job.cancel()
+            self.done.set()
+
+    def deliver(self, thread_id: str, resumed: Resumed) -> None:
+        """An effect of ``thread_id`` completed (called by timers, tasks and the engine)."""
+        self._wakeups.put_nowait(("resume", thread_id, resumed))
+
+    def stop(self, error: str | None, cause: str | None) -> None:
+        self._wakeups.put_nowait(("stop", TOP, (error, cause)))
+
+    async def _run_round(self, batch: list[tuple[str, str, Any]]) -> None:
+        self._round = _Round()
+        ready: list[tuple[str, Resumed | None]] = []
+        for kind, thread_id, value in batch:
+            if kind == "stop":
+                error, cause = value
+                self._finish("ABORTED", {"executionAbortedEventDetails": _error_details(error, cause)},
+                             RunResult("ABORTED", error=error, cause=cause), "ExecutionAborted")
+                break
+            if kind == "timeout":
+                self._finish("TIMED_OUT", {"executionTimedOutEventDetails": {"error": TIMEOUT}},
+                             RunResult("TIMED_OUT", error=TIMEOUT), "ExecutionTimedOut")
+                break
+            thread = self.threads.get(thread_id)
+            if thread is None or thread.status not in ("READY", "WAITING"):
+                continue  # a late answer for a thread that was cancelled or already moved on
+            if kind == "dispatched":
+                thread.dispatched, thread.dirty = True, True
+                continue
+            if kind == "resume":
+                thread.status, thread.job = "READY", None
+            ready.append((thread_id, value))
+        steps = 0
+        while ready and self.result is None:
+            thread_id, resumed = ready.pop(0)
+            steps += self._drive(thread_id, resumed, ready)
+            if steps >= MAX_STEPS_PER_ROUND and ready:
+                # Leave the rest for the next round, after this one's commit.
+                for rest_id, rest_resumed in ready:
+                    self._round.after.append(_requeue(self, rest_id, rest_resumed))
+                ready = []
+        await self._commit()
+
+    def _drive(self, thread_id: str, resumed: Resumed | None, ready: list[tuple[str, Resumed | None]]) -> int:
+        """Advance one thread until it blocks; returns the number of steps taken."""
+        thread = self.threads[thread_id]
+        steps = 0
+        while self.result is None and thread.status == "READY":
+            if self.next_event_id > MAX_HISTORY_EVENTS:
+                self._fail_execution("States.Runtime", "The execution reached the maximum number of history "
+                                     f"events ({MAX_HISTORY_EVENTS}).")
+                break
+            if thread.resume is not None:
+                resumed, thread.resume = thread.resume, None
+            outcome = self._advance(thread, resumed)
+            resumed = None
+            steps += 1
+            self._apply(thread, outcome, ready)
+            if steps >= MAX_STEPS_PER_ROUND and thread.status == "READY":
+                self._round.after.append(_requeue(self, thread.id, None))
+                break
+        return steps
+
+    def _advance(self, thread: ThreadState, resumed: Resumed | None) -> Outcome:
+        try:
+            return advance(self.machine, thread.cursor, self.info, self._history_for(thread), self.clock.now(),
+                           resumed)
+        except Exception as exc:  # noqa: BLE001 - an interpreter bug must fail the execution, not the engine
+            return Failed("States.Runtime", f"Internal error while executing the state "
+                                            f"'{thread.cursor.state}': {type(exc).__name__}: {exc}")
+
+    def _apply(self, thread: ThreadState, outcome: Outcome, ready: list[tuple[str, Resumed | None]]) -> None:
+        thread.dirty = True
+        if isinstance(outcome, Moved):
+            thread.cursor, thread.effect, thread.wake_at = outcome.cursor, None, None
+            return
+        if isinstance(outcome, Suspended):
+            thread.cursor, thread.effect, thread.status = outcome.cursor, outcome.effect, "WAITING"
+            thread.dispatched = False
+            self._suspend(thread, outcome.effect, ready)
+            return
+        thread.effect, thread.wake_at = None, None
+        if isinstance(outcome, Ended):
+            thread.status = "ENDED"
+            thread.outcome = {"output": outcome.output, "previous_event_id": outcome.previous_event_id}
+        else:
+            thread.status = "FAILED"
+            thread.outcome = {"error": outcome.error, "cause": outcome.cause,
+                              "previous_event_id": outcome.previous_event_id}
+        if thread.parent is None:
+            if isinstance(outcome, Ended):
+                self._finish("SUCCEEDED", {"executionSucceededEventDetails": {
+                    "output": dumps(outcome.output), "outputDetails": {"truncated": False}}},
+                    RunResult("SUCCEEDED", output=outcome.output), "ExecutionSucceeded",
+                    outcome.previous_event_id)
+            else:
+                self._fail_execution(outcome.error, outcome.cause, outcome.previous_event_id)
+            return
+        self._child_finished(thread, ready)
+
+    # -- effects ----------------------------------------------------------------------------------
+
+    def _suspend(self, thread: ThreadState, effect: Effect, ready: list[tuple[str, Resumed | None]]) -> None:
+        if isinstance(effect, Sleep):
+            thread.wake_at = effect.until
+            self._round.after.append(lambda: self._arm_sleep(thread))
+        elif isinstance(effect, Invoke):
+            now = self.clock.now()
+            thread.wake_at = None if effect.timeout_seconds is None else now + effect.timeout_seconds
+            resource = parse_resource(effect.resource)
+            if resource is not None and resource.waits_for_token:
+                token = effect.task_token or secrets.token_urlsafe(48)
+                if effect.task_token is None:
+                    thread.effect = replace(effect, task_token=token)
+                activity = resource.arn if (resource.service, resource.action) == ("states", "activity") else None
+                self._round.tokens.append(TaskToken(
+                    token=token, execution_arn=self.arn, thread_id=thread.id, activity_arn=activity,
+                    status="QUEUED" if activity else "WAITING", input=dumps(effect.payload), worker=None,
+                    heartbeat_deadline=None, outcome=None))
+            self._round.after.append(lambda: self._arm_task(thread))
+        elif isinstance(effect, Fork):
+            thread.children = []
+            thread.started_children = 0
+            # Unique per fork: the same state may fork again (a loop, a retry) under the same parent.
+            thread.fork_group = str(self.next_event_id)
+            for index, child_cursor in enumerate(effect.children):
+                child = ThreadState(id=f"{thread.id}.{thread.fork_group}.{index}", parent=thread.id,
+                                    cursor=child_cursor,
+                                    status="PENDING")
+                self.threads[child.id] = child
+                thread.children.append(child.id)
+            if not effect.children:
+                # Nothing to wait for: the state goes on at once (``_drive`` picks this up).
+                thread.status, thread.resume = "READY", fork_progress(effect, []).resumed()
+                return
+            self._start_children(thread, ready)
+
+    def _start_children(self, parent: ThreadState, ready: list[tuple[str, Resumed | None]]) -> None:
+        assert isinstance(parent.effect, Fork)
+        limit = parent.effect.max_concurrency or len(parent.children)
+        running = sum(1 for cid in parent.children[:parent.started_children]
+                      if self.threads[cid].status in ("READY", "WAITING"))
+        starts: list[tuple[str, Resumed | None]] = []
+        while parent.started_children < len(parent.children) and running < limit:
+            child = self.threads[parent.children[parent.started_children]]
+            parent.started_children += 1
+            running += 1
+            child.status, child.dirty = "READY", True
+            starts.append((child.id, None))
+        # Depth first: the children run before anything else queued in this round.
+        ready[:0] = starts
+
+    def _child_finished(self, child: ThreadState, ready: list[tuple[str, Resumed | None]]) -> None:
+        parent = self.threads[child.parent or TOP]
+        if parent.status != "WAITING" or not isinstance(parent.effect, Fork):
+            return
+        fork = parent.effect
+        children = [self.threads[cid] for cid in parent.children]
+        decision = fork_progress(fork, [_ending(c) for c in children])
+        if decision.action == "continue":
+            self._start_children(parent, ready)
+            return
+        for other in children:
+            if other.status in ("READY", "WAITING"):
+                abort_thread(other.cursor, self._history_for(other))
+            if other.status in ("PENDING", "READY", "WAITING"):
+                self._cancel(other)
+        last_event = 0 if fork.distributed else max(
+            (int((c.outcome or {}).get("previous_event_id") or 0) for c in children), default=0)
+        parent.status = "READY"
+        ready.insert(0, (parent.id, decision.resumed(last_event)))
+
+    def _history_for(self, thread: ThreadState) -> History:
+        """A Distributed Map's iterations are child executions: their events are not in this history."""
+        parent_id = thread.parent
+        while parent_id is not None:
+            parent = self.threads[parent_id]
+            if isinstance(parent.effect, Fork) and parent.effect.distributed:
+                return self._discarded
+            parent_id = parent.parent
+        return self
+
+    def _cancel(self, thread: ThreadState) -> None:
+        thread.status, thread.dirty = "CANCELLED", True
+        if thread.effect is not None and isinstance(thread.effect, Invoke) and thread.effect.task_token:
+            self._round.drop_tokens.append(thread.effect.task_token)
+        thread.effect, thread.wake_at = None, None
+        if thread.job is not None:
+            thread.job.cancel()
+            thread.job = None
+        for cid in thread.children:
+            child = self.threads[cid]
+            if child.status in ("PENDING", "READY", "WAITING"):
+                self._cancel(child)
+
+    def _rearm(self, thread: ThreadState) -> None:
+        if isinstance(thread.effect, Sleep):
+            self._arm_sleep(thread)
+        elif isinstance(thread.effect, Invoke):
+            self._arm_task(thread)
+        # A waiting Fork parent is woken by its children.
+
+    def _arm_sleep(self, thread: ThreadState) -> None:
+        effect = thread.effect
+        assert isinstance(effect, Sleep)
+
+        async def sleep() -> None:
+            await self.clock.sleep_until(effect.until)
+            self.deliver(thread.id, Resumed(result=None))
+        thread.job = asyncio.create_task(sleep())
+
+    def _arm_task(self, thread: ThreadState) -> None:
+        effect = thread.effect
+        assert isinstance(effect, Invoke)
+        thread.job = asyncio.create_task(self._perform(thread, effect))
+
+    async def _perform(self, thread: ThreadState, invoke: Invoke) -> None:
+        work = asyncio.ensure_future(self._invoke(thread, invoke))
+        try:
+            if thread.wake_at is None:
+                resumed = await work
+            else:
+                deadline = asyncio.ensure_future(self.clock.sleep_until(thread.wake_at))
+                done, _ = await asyncio.wait({work, deadline}, return_when=asyncio.FIRST_COMPLETED)
+                if work in done:
+                    deadline.cancel()
+                    resumed = work.result()
+                else:
+                    work.cancel()
+                    resumed = Resumed(error="States.Timeout", cause=None)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        self.deliver(thread.id, resumed)
+
+    async def _invoke(self, thread: ThreadState, invoke: Invoke) -> Resumed:
+        resource = parse_resource(invoke.resource)
+        runner = None if resource is None else self.registry.runner_for(resource)
+        if resource is None or runner is None:
+            return Resumed(error="States.Runtime", cause=self.registry.problem(invoke.resource))
+        if resource.waits_for_token:
+            return await self._invoke_and_wait(thread, invoke, resource)
+        try:
+            result = await runner.run(self._task_request(thread, invoke, resource))
+        except StatesError as exc:
+            return Resumed(error=exc.error, cause=exc.cause)
+        except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure
+            return Resumed(error="States.TaskFailed", cause=f"{type(exc).__name__}: {exc}")
+        return Resumed(result=result)
+
+    async def _invoke_and_wait(self, thread: ThreadState, invoke: Invoke, resource: Resource) -> Resumed:
+        token = invoke.task_token
+        assert token is not None
+        if not thread.dispatched:
+            runner = self.registry.runner_for(resource)
+            assert runner is not None
+            try:
+                await runner.run(self._task_request(thread, invoke, resource))
+            except StatesError as exc:
+                return Resumed(error=exc.error, cause=exc.cause)
+            except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure
+                return Resumed(error="States.TaskFailed", cause=f"{type(exc).__name__}: {exc}")
+            # Remember the dispatch, so a restart waits for the token instead of sending again.
+            self._wakeups.put_nowait(("dispatched", thread.id, None))
+        answer = await self.tokens.wait(token, invoke.heartbeat_seconds)
+        if "error" in answer:
+            return Resumed(error=answer.get("error"), cause=answer.get("cause"))
+        return Resumed(result=answer.get("output"))
+
+    def _task_request(self, thread: ThreadState, invoke: Invoke, resource: Resource) -> TaskRequest:
+        return TaskRequest(resource=resource, payload=invoke.payload, execution=self.info,
+                           state_name=thread.cursor.state, task_token=invoke.task_token,
+                           heartbeat_seconds=invoke.heartbeat_seconds)
+
+    async def _expire_at(self, deadline: float) -> None:
+        await self.clock.sleep_until(deadline)
+        self._wakeups.put_nowait(("timeout", TOP, None))
+
+    # -- the end ----------------------------------------------------------------------------------
+
+    def _fail_execution(self, error: str | None, cause: str | None, previous: int = 0) -> None:
+        self._finish("FAILED", {"executionFailedEventDetails": _error_details(error, cause)},
+                     RunResult("FAILED", error=error, cause=cause), "ExecutionFailed", previous)
+
+    def _finish(self, status: str, details: dict[str, JSON], result: RunResult, event_type: str,
+                previous: int = 0) -> None:
+        if self.result is not None:
+            return
+        self._append(event_type, details, previous or self.next_event_id - 1)
+        self.result = result
+        for thread in self.threads.values():
+            if thread.status in ("PENDING", "READY", "WAITING") and thread.id != TOP:
+                self._cancel(thread)
+        top = self.threads.get(TOP)
+        if top is not None and top.status in ("READY", "WAITING"):
+            self._cancel(top)
+
+    # -- history and commits ------------------------------------------------------------------------
+
+    def append(self, event_type: str, details: Mapping[str, Any] | None, previous_event_id: int) -> int:
+        """The interpreter's ``History``."""
+        return self._append(event_type, details, previous_event_id)
+
+    def _append(self, event_type: str, details: Mapping[str, Any] | None, previous_event_id: int) -> int:
+        event_id = self.next_event_id
+        self.next_event_id += 1
+        self._round.events.append(HistoryEvent(id=event_id, previous_id=previous_event_id, type=event_type,
+                                               timestamp=self.clock.now(), details=details))
+        return event_id
+
+    def _transition(self, end: ExecutionEnd | None) -> Transition:
+        round_ = self._round
+        writes = [thread.write() for thread in self.threads.values() if thread.dirty]
+        for thread in self.threads.values():
+            thread.dirty = False
+        return Transition(execution_arn=self.arn, owner=self.owner, next_event_id=self.next_event_id,
+                          threads=writes, events=list(round_.events), tokens=list(round_.tokens),
+                          end=end, drop_tokens=list(round_.drop_tokens))
+
+    async def _commit(self) -> None:
+        end = None
+        if self.result is not None:
+            result = self.result
+            end = ExecutionEnd(status=result.status,
+                               output=None if result.status != "SUCCEEDED" else dumps(result.output),
+                               error=result.error, cause=result.cause, stopped=self.clock.now())
+        transition = self._transition(end)
+        try:
+            await self.journal.commit(transition)
+        except LeaseLost:
+            # Another instance took the execution over: stop without touching anything.
+            self.result = RunResult("LOST")
+            return
+        if self.on_commit is not None and (transition.events or transition.end is not None):
+            self.on_commit(transition)
+        for action in self._round.after:
+            action()
+        self._round = _Round()
+        if self.result is not None and self.on_end is not None:
+            await self.on_end(self.result)
+
+    def _cancel_jobs(self) -> None:
+        for thread in self.threads.values():
+            if thread.job is not None:
+                thread.job.cancel()
+                thread.job = None
+
+
+class _DiscardedHistory:
+    """Ids for events nobody keeps (they only have to differ from each other)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def append(self, event_type: str, details: Mapping[str, Any] | None, previous_event_id: int) -> int:
+        self._count += 1
+        return self._count
+
+
+def _ending(thread: ThreadState) -> Ended | Failed | None:
+    outcome = thread.outcome
+    if thread.status == "ENDED" and outcome is not None:
+        return Ended(outcome.get("output"), int(outcome.get("previous_event_id") or 0))
+    if thread.status == "FAILED" and outcome is not None:
+        return Failed(outcome.get("error"), outcome.get("cause"), int(outcome.get("previous_event_id") or 0))
+    return None
+
+
+def _requeue(run: ExecutionRun, thread_id: str, resumed: Resumed | None) -> Callable[[], None]:
+    def again() -> None:
+        thread = run.threads.get(thread_id)
+        if thread is not None and thread.status == "READY":
+            run._wakeups.put_nowait(("step", thread_id, resumed))
+    return again
+
+
+def _error_details(error: str | None, cause: str | None) -> dict[str, JSON]:
+    details: dict[str, JSON] = {}
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    return details
+
+
+async def wait_quietly(task: asyncio.Task[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

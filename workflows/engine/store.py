@@ -1,0 +1,480 @@
+"""The execution store: state machines, executions, threads, history, task tokens, activities.
+
+``ExecutionStore`` is the protocol; ``SqlExecutionStore`` implements it over a ``SqlDatabase``
+(SQLite or PostgreSQL). Writes go through the database's group committer, so the transitions of
+many executions share one transaction and one fsync; each ``Transition`` is atomic on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from datasources.sql import SqlDatabase
+from workflows.engine import tables as t
+from workflows.engine.records import (
+    JSON,
+    Activity,
+    Execution,
+    HistoryEvent,
+    StateMachine,
+    TaskToken,
+    ThreadRow,
+    dumps,
+)
+
+
+@dataclass(frozen=True)
+class ThreadWrite:
+    thread_id: str
+    parent_id: str | None
+    status: str
+    cursor: JSON
+    effect: JSON = None
+    wake_at: float | None = None
+    outcome: JSON = None
+
+
+@dataclass(frozen=True)
+class ExecutionEnd:
+    status: str
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    stopped: float = 0.0
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Everything one step of one execution changes, written in one transaction."""
+
+    execution_arn: str
+    owner: str
+    next_event_id: int
+    threads: Sequence[ThreadWrite] = ()
+    events: Sequence[HistoryEvent] = ()
+    tokens: Sequence[TaskToken] = ()
+    end: ExecutionEnd | None = None
+    drop_tokens: Sequence[str] = ()
+
+
+class LeaseLost(Exception):
+    """Another instance owns the execution now (our lease expired); this instance must let go."""
+
+
+class ExecutionStore(Protocol):
+    async def create_state_machine(self, machine: StateMachine) -> StateMachine: ...
+    async def get_state_machine(self, arn: str) -> StateMachine | None: ...
+    async def get_state_machine_by_name(self, name: str) -> StateMachine | None: ...
+    async def list_state_machines(self, after: str | None, limit: int) -> list[StateMachine]: ...
+    async def update_state_machine(self, arn: str, definition: str | None, role_arn: str | None,
+                                   updated: float, revision_id: str) -> StateMachine | None: ...
+    async def delete_state_machine(self, arn: str) -> None: ...
+    async def insert_execution(self, execution: Execution, owner: str, lease_until: float,
+                               first: Transition, deadline: float | None) -> Execution: ...
+    async def get_execution(self, arn: str) -> Execution | None: ...
+    async def list_executions(self, state_machine_arn: str, status: str | None, after: str | None,
+                              limit: int) -> list[Execution]: ...
+    async def history(self, arn: str, reverse: bool, after_id: int | None, limit: int) -> list[HistoryEvent]: ...
+    async def commit(self, transition: Transition) -> None: ...
+    async def claim(self, owner: str, now: float, lease_until: float, limit: int,
+                    skip: Sequence[str] = ()) -> list[str]: ...
+    async def renew(self, owner: str, arns: Sequence[str], lease_until: float) -> list[str]: ...
+    async def load_threads(self, arn: str) -> tuple[list[ThreadRow], int, float | None]: ...
+    async def request_stop(self, arn: str, error: str | None, cause: str | None) -> bool: ...
+    async def stop_request(self, arn: str) -> JSON: ...
+    async def get_token(self, token: str) -> TaskToken | None: ...
+    async def complete_token(self, token: str, outcome: JSON) -> TaskToken | None: ...
+    async def heartbeat_token(self, token: str, deadline: float | None) -> TaskToken | None: ...
+    async def completed_tokens(self, execution_arns: Sequence[str]) -> list[TaskToken]: ...
+    async def take_activity_task(self, activity_arn: str, worker: str,
+                                 heartbeat_deadline: float | None) -> TaskToken | None: ...
+    async def create_activity(self, activity: Activity) -> Activity: ...
+    async def get_activity(self, arn: str) -> Activity | None: ...
+    async def list_activities(self, after: str | None, limit: int) -> list[Activity]: ...
+    async def delete_activity(self, arn: str) -> None: ...
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _machine(row: Any) -> StateMachine:
+    return StateMachine(arn=row.arn, name=row.name, type=row.type, definition=row.definition,
+                        role_arn=row.role_arn, status=row.status, created=row.created, updated=row.updated,
+                        revision_id=row.revision_id, description=row.description or "",
+                        options=_loads(row.options) or {})
+
+
+def _execution(row: Any) -> Execution:
+    return Execution(arn=row.arn, state_machine_arn=row.state_machine_arn, name=row.name, status=row.status,
+                     input=row.input, output=row.output, error=row.error, cause=row.cause,
+                     definition=row.definition, role_arn=row.role_arn, started=row.started,
+                     stopped=row.stopped, redrive_count=row.redrive_count, parent=_loads(row.parent))
+
+
+def _event(row: Any) -> HistoryEvent:
+    return HistoryEvent(id=row.id, previous_id=row.previous_id, type=row.type, timestamp=row.timestamp,
+                        details=_loads(row.details))
+
+
+def _token(row: Any) -> TaskToken:
+    return TaskToken(token=row.token, execution_arn=row.execution_arn, thread_id=row.thread_id,
+                     activity_arn=row.activity_arn, status=row.status, input=row.input, worker=row.worker,
+                     heartbeat_deadline=row.heartbeat_deadline, outcome=_loads(row.outcome))
+
+
+def _thread_values(arn: str, write: ThreadWrite) -> dict[str, Any]:
+    return {"execution_arn": arn, "thread_id": write.thread_id, "parent_id": write.parent_id,
+            "status": write.status, "cursor": dumps(write.cursor),
+            "effect": None if write.effect is None else dumps(write.effect), "wake_at": write.wake_at,
+            "outcome": None if write.outcome is None else dumps(write.outcome)}
+
+
+def _write_transition(conn: Connection, transition: Transition, *, check_owner: bool = True) -> None:
+    arn = transition.execution_arn
+    values: dict[str, Any] = {"next_event_id": transition.next_event_id}
+    if transition.end is not None:
+        end = transition.end
+        values.update(status=end.status, output=end.output, error=end.error, cause=end.cause,
+                      stopped=end.stopped, owner=None, lease_until=0.0)
+    where = t.executions.c.arn == arn
+    if check_owner:
+        where = and_(where, t.executions.c.owner == transition.owner, t.executions.c.status == "RUNNING")
+    if conn.execute(update(t.executions).where(where).values(**values)).rowcount != 1:
+        raise LeaseLost(arn)
+    for write in transition.threads:
+        row = _thread_values(arn, write)
+        changed = conn.execute(
+            update(t.threads)
+            .where(t.threads.c.execution_arn == arn, t.threads.c.thread_id == write.thread_id)
+            .values(**row)
+        ).rowcount
+        if not changed:
+            conn.execute(insert(t.threads).values(**row))
+    if transition.events:
+        conn.execute(insert(t.events), [
+            {"execution_arn": arn, "id": e.id, "previous_id": e.previous_id, "type": e.type,
+             "timestamp": e.timestamp, "details": None if e.details is None else dumps(e.details)}
+            for e in transition.events
+        ])
+    for token in transition.tokens:
+        conn.execute(insert(t.task_tokens).values(
+            token=token.token, execution_arn=arn, thread_id=token.thread_id, activity_arn=token.activity_arn,
+            status=token.status, input=token.input, worker=None, heartbeat_deadline=token.heartbeat_deadline,
+            outcome=None, created=transition.events[0].timestamp if transition.events else 0.0))
+    if transition.drop_tokens:
+        conn.execute(delete(t.task_tokens).where(t.task_tokens.c.token.in_(list(transition.drop_tokens))))
+    if transition.end is not None:
+        # Whatever the execution still waited for can never be answered now, and its threads are
+        # only needed to resume it.
+        conn.execute(delete(t.task_tokens).where(t.task_tokens.c.execution_arn == arn))
+        conn.execute(delete(t.threads).where(t.threads.c.execution_arn == arn))
+
+
+@dataclass
+class SqlExecutionStore:
+    db: SqlDatabase
+    _ready: bool = field(default=False, init=False)
+
+    async def setup(self) -> None:
+        if not self._ready:
+            await self.db.run(lambda conn: t.metadata.create_all(conn))
+            self._ready = True
+
+    # -- state machines -------------------------------------------------------------------------
+
+    async def create_state_machine(self, machine: StateMachine) -> StateMachine:
+        def work(conn: Connection) -> StateMachine:
+            existing = conn.execute(select(t.state_machines).where(t.state_machines.c.name == machine.name)).first()
+            if existing is not None:
+                return _machine(existing)
+            conn.execute(insert(t.state_machines).values(
+                arn=machine.arn, name=machine.name, type=machine.type, definition=machine.definition,
+                role_arn=machine.role_arn, status=machine.status, created=machine.created,
+                updated=machine.updated, revision_id=machine.revision_id, description=machine.description,
+                options=dumps(dict(machine.options))))
+            return machine
+        return await self.db.write(work)
+
+    async def get_state_machine(self, arn: str) -> StateMachine | None:
+        def work(conn: Connection) -> StateMachine | None:
+            row = conn.execute(select(t.state_machines).where(t.state_machines.c.arn == arn)).first()
+            return None if row is None else _machine(row)
+        return await self.db.read(work)
+
+    async def get_state_machine_by_name(self, name: str) -> StateMachine | None:
+        def work(conn: Connection) -> StateMachine | None:
+            row = conn.execute(select(t.state_machines).where(t.state_machines.c.name == name)).first()
+            return None if row is None else _machine(row)
+        return await self.db.read(work)
+
+    async def list_state_machines(self, after: str | None, limit: int) -> list[StateMachine]:
+        def work(conn: Connection) -> list[StateMachine]:
+            query = select(t.state_machines).order_by(t.state_machines.c.arn).limit(limit)
+            if after is not None:
+                query = query.where(t.state_machines.c.arn > after)
+            return [_machine(row) for row in conn.execute(query)]
+        return await self.db.read(work)
+
+    async def update_state_machine(self, arn: str, definition: str | None, role_arn: str | None,
+                                   updated: float, revision_id: str) -> StateMachine | None:
+        def work(conn: Connection) -> StateMachine | None:
+            values: dict[str, Any] = {"updated": updated, "revision_id": revision_id}
+            if definition is not None:
+                values["definition"] = definition
+            if role_arn is not None:
+                values["role_arn"] = role_arn
+            conn.execute(update(t.state_machines).where(t.state_machines.c.arn == arn).values(**values))
+            row = conn.execute(select(t.state_machines).where(t.state_machines.c.arn == arn)).first()
+            return None if row is None else _machine(row)
+        return await self.db.write(work)
+
+    async def delete_state_machine(self, arn: str) -> None:
+        # Running executions keep their own copy of the definition and finish.
+        await self.db.write(lambda conn: conn.execute(delete(t.state_machines).where(t.state_machines.c.arn == arn)))
+
+    # -- executions ------------------------------------------------------------------------------
+
+    async def insert_execution(self, execution: Execution, owner: str, lease_until: float,
+                               first: Transition, deadline: float | None) -> Execution:
+        """Insert a new RUNNING execution with its first transition; when one of that name exists,
+        return the existing one instead (the caller decides whether that is idempotent)."""
+        def work(conn: Connection) -> Execution:
+            existing = conn.execute(select(t.executions).where(
+                t.executions.c.state_machine_arn == execution.state_machine_arn,
+                t.executions.c.name == execution.name)).first()
+            if existing is not None:
+                return _execution(existing)
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(t.executions).values(
+                        arn=execution.arn, state_machine_arn=execution.state_machine_arn, name=execution.name,
+                        status="RUNNING", input=execution.input, definition=execution.definition,
+                        role_arn=execution.role_arn, started=execution.started, deadline=deadline,
+                        next_event_id=first.next_event_id, owner=owner, lease_until=lease_until,
+                        redrive_count=execution.redrive_count,
+                        parent=None if execution.parent is None else dumps(execution.parent)))
+            except IntegrityError:
+                row = conn.execute(select(t.executions).where(t.executions.c.arn == execution.arn)).one()
+                return _execution(row)
+            _write_transition(conn, first)
+            return execution
+        return await self.db.write(work)
+
+    async def get_execution(self, arn: str) -> Execution | None:
+        def work(conn: Connection) -> Execution | None:
+            row = conn.execute(select(t.executions).where(t.executions.c.arn == arn)).first()
+            return None if row is None else _execution(row)
+        return await self.db.read(work)
+
+    async def list_executions(self, state_machine_arn: str, status: str | None, after: str | None,
+                              limit: int) -> list[Execution]:
+        def work(conn: Connection) -> list[Execution]:
+            # Newest first, as AWS lists them; ``after`` is "<started>/<arn>" of the last row seen.
+            query = select(t.executions).where(t.executions.c.state_machine_arn == state_machine_arn)
+            if status is not None:
+                query = query.where(t.executions.c.status == status)
+            if after is not None:
+                started_text, _, last_arn = after.partition("/")
+                started = float(started_text)
+                query = query.where(or_(t.executions.c.started < started,
+                                        and_(t.executions.c.started == started, t.executions.c.arn < last_arn)))
+            query = query.order_by(t.executions.c.started.desc(), t.executions.c.arn.desc()).limit(limit)
+            return [_execution(row) for row in conn.execute(query)]
+        return await self.db.read(work)
+
+    async def history(self, arn: str, reverse: bool, after_id: int | None, limit: int) -> list[HistoryEvent]:
+        def work(conn: Connection) -> list[HistoryEvent]:
+            query = select(t.events).where(t.events.c.execution_arn == arn)
+            if after_id is not None:
+                query = query.where(t.events.c.id < after_id if reverse else t.events.c.id > after_id)
+            query = query.order_by(t.events.c.id.desc() if reverse else t.events.c.id).limit(limit)
+            return [_event(row) for row in conn.execute(query)]
+        return await self.db.read(work)
+
+    async def commit(self, transition: Transition) -> None:
+        await self.db.write(lambda conn: _write_transition(conn, transition))
+
+    async def claim(self, owner: str, now: float, lease_until: float, limit: int,
+                    skip: Sequence[str] = ()) -> list[str]:
+        """Take over RUNNING executions nobody holds (a crashed or stopped instance's); the
+        conditional UPDATE makes each claim exclusive across instances."""
+        def work(conn: Connection) -> list[str]:
+            # Our own id too: an instance restarted under the same id resumes at once.
+            claimable = or_(t.executions.c.lease_until < now, t.executions.c.owner == owner)
+            candidates = [row.arn for row in conn.execute(
+                select(t.executions.c.arn)
+                .where(t.executions.c.status == "RUNNING", claimable, t.executions.c.arn.not_in(list(skip)))
+                .limit(limit))]
+            claimed = []
+            for arn in candidates:
+                changed = conn.execute(
+                    update(t.executions)
+                    .where(t.executions.c.arn == arn, t.executions.c.status == "RUNNING", claimable)
+                    .values(owner=owner, lease_until=lease_until)).rowcount
+                if changed == 1:
+                    claimed.append(arn)
+            return claimed
+        return await self.db.write(work)
+
+    async def renew(self, owner: str, arns: Sequence[str], lease_until: float) -> list[str]:
+        """Extend our leases; returns the executions we still hold."""
+        def work(conn: Connection) -> list[str]:
+            if not arns:
+                return []
+            conn.execute(update(t.executions)
+                         .where(t.executions.c.arn.in_(list(arns)), t.executions.c.owner == owner,
+                                t.executions.c.status == "RUNNING")
+                         .values(lease_until=lease_until))
+            return [row.arn for row in conn.execute(
+                select(t.executions.c.arn).where(t.executions.c.arn.in_(list(arns)),
+                                                 t.executions.c.owner == owner,
+                                                 t.executions.c.status == "RUNNING"))]
+        return await self.db.write(work)
+
+    async def release(self, owner: str, arns: Sequence[str]) -> None:
+        def work(conn: Connection) -> None:
+            if arns:
+                conn.execute(update(t.executions)
+                             .where(t.executions.c.arn.in_(list(arns)), t.executions.c.owner == owner)
+                             .values(owner=None, lease_until=0.0))
+        await self.db.write(work)
+
+    async def load_threads(self, arn: str) -> tuple[list[ThreadRow], int, float | None]:
+        """The threads of an execution, its next event id and its deadline."""
+        def work(conn: Connection) -> tuple[list[ThreadRow], int, float | None]:
+            execution = conn.execute(select(t.executions.c.next_event_id, t.executions.c.deadline)
+                                     .where(t.executions.c.arn == arn)).one()
+            rows = conn.execute(select(t.threads).where(t.threads.c.execution_arn == arn)
+                                .order_by(t.threads.c.thread_id))
+            threads = [ThreadRow(thread_id=row.thread_id, parent_id=row.parent_id, status=row.status,
+                                 cursor=json.loads(row.cursor), effect=_loads(row.effect), wake_at=row.wake_at,
+                                 outcome=_loads(row.outcome)) for row in rows]
+            return threads, execution.next_event_id, execution.deadline
+        return await self.db.read(work)
+
+    async def request_stop(self, arn: str, error: str | None, cause: str | None) -> bool:
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(update(t.executions)
+                                   .where(t.executions.c.arn == arn, t.executions.c.status == "RUNNING")
+                                   .values(stop_requested=dumps({"error": error, "cause": cause}))).rowcount
+            return bool(changed)
+        return await self.db.write(work)
+
+    async def stop_request(self, arn: str) -> JSON:
+        def work(conn: Connection) -> JSON:
+            row = conn.execute(select(t.executions.c.stop_requested).where(t.executions.c.arn == arn)).first()
+            return None if row is None else _loads(row.stop_requested)
+        return await self.db.read(work)
+
+    async def stop_requests(self, owner: str) -> dict[str, JSON]:
+        def work(conn: Connection) -> dict[str, JSON]:
+            rows = conn.execute(select(t.executions.c.arn, t.executions.c.stop_requested)
+                                .where(t.executions.c.owner == owner, t.executions.c.status == "RUNNING",
+                                       t.executions.c.stop_requested.is_not(None)))
+            return {row.arn: json.loads(row.stop_requested) for row in rows}
+        return await self.db.read(work)
+
+    # -- task tokens and activities ----------------------------------------------------------------
+
+    async def get_token(self, token: str) -> TaskToken | None:
+        def work(conn: Connection) -> TaskToken | None:
+            row = conn.execute(select(t.task_tokens).where(t.task_tokens.c.token == token)).first()
+            return None if row is None else _token(row)
+        return await self.db.read(work)
+
+    async def complete_token(self, token: str, outcome: JSON) -> TaskToken | None:
+        """Record a worker's answer; the first answer wins (None when the token is unknown or was
+        already answered)."""
+        def work(conn: Connection) -> TaskToken | None:
+            changed = conn.execute(update(t.task_tokens)
+                                   .where(t.task_tokens.c.token == token, t.task_tokens.c.outcome.is_(None))
+                                   .values(outcome=dumps(outcome), status="DONE")).rowcount
+            if not changed:
+                return None
+            return _token(conn.execute(select(t.task_tokens).where(t.task_tokens.c.token == token)).one())
+        return await self.db.write(work)
+
+    async def heartbeat_token(self, token: str, deadline: float | None) -> TaskToken | None:
+        def work(conn: Connection) -> TaskToken | None:
+            changed = conn.execute(update(t.task_tokens)
+                                   .where(t.task_tokens.c.token == token, t.task_tokens.c.outcome.is_(None))
+                                   .values(heartbeat_deadline=deadline)).rowcount
+            if not changed:
+                return None
+            return _token(conn.execute(select(t.task_tokens).where(t.task_tokens.c.token == token)).one())
+        return await self.db.write(work)
+
+    async def completed_tokens(self, execution_arns: Sequence[str]) -> list[TaskToken]:
+        def work(conn: Connection) -> list[TaskToken]:
+            if not execution_arns:
+                return []
+            rows = conn.execute(select(t.task_tokens).where(t.task_tokens.c.execution_arn.in_(list(execution_arns)),
+                                                            t.task_tokens.c.status == "DONE"))
+            return [_token(row) for row in rows]
+        return await self.db.read(work)
+
+    async def token_heartbeats(self, execution_arns: Sequence[str]) -> dict[str, float | None]:
+        def work(conn: Connection) -> dict[str, float | None]:
+            if not execution_arns:
+                return {}
+            rows = conn.execute(select(t.task_tokens.c.token, t.task_tokens.c.heartbeat_deadline)
+                                .where(t.task_tokens.c.execution_arn.in_(list(execution_arns))))
+            return {row.token: row.heartbeat_deadline for row in rows}
+        return await self.db.read(work)
+
+    async def take_activity_task(self, activity_arn: str, worker: str,
+                                 heartbeat_deadline: float | None) -> TaskToken | None:
+        """Hand the oldest queued task of an activity to one worker (exactly one: the UPDATE is
+        conditional on the task still being queued)."""
+        def work(conn: Connection) -> TaskToken | None:
+            for row in conn.execute(select(t.task_tokens.c.token)
+                                    .where(t.task_tokens.c.activity_arn == activity_arn,
+                                           t.task_tokens.c.status == "QUEUED")
+                                    .order_by(t.task_tokens.c.created).limit(5)).all():
+                changed = conn.execute(update(t.task_tokens)
+                                       .where(t.task_tokens.c.token == row.token, t.task_tokens.c.status == "QUEUED")
+                                       .values(status="WAITING", worker=worker,
+                                               heartbeat_deadline=heartbeat_deadline)).rowcount
+                if changed:
+                    return _token(conn.execute(select(t.task_tokens).where(t.task_tokens.c.token == row.token)).one())
+            return None
+        return await self.db.write(work)
+
+    async def create_activity(self, activity: Activity) -> Activity:
+        def work(conn: Connection) -> Activity:
+            row = conn.execute(select(t.activities).where(t.activities.c.name == activity.name)).first()
+            if row is not None:
+                return Activity(arn=row.arn, name=row.name, created=row.created)
+            conn.execute(insert(t.activities).values(arn=activity.arn, name=activity.name, created=activity.created))
+            return activity
+        return await self.db.write(work)
+
+    async def get_activity(self, arn: str) -> Activity | None:
+        def work(conn: Connection) -> Activity | None:
+            row = conn.execute(select(t.activities).where(t.activities.c.arn == arn)).first()
+            return None if row is None else Activity(arn=row.arn, name=row.name, created=row.created)
+        return await self.db.read(work)
+
+    async def list_activities(self, after: str | None, limit: int) -> list[Activity]:
+        def work(conn: Connection) -> list[Activity]:
+            query = select(t.activities).order_by(t.activities.c.arn).limit(limit)
+            if after is not None:
+                query = query.where(t.activities.c.arn > after)
+            return [Activity(arn=row.arn, name=row.name, created=row.created) for row in conn.execute(query)]
+        return await self.db.read(work)
+
+    async def delete_activity(self, arn: str) -> None:
+        await self.db.write(lambda conn: conn.execute(delete(t.activities).where(t.activities.c.arn == arn)))
+
+    async def count_running(self) -> int:
+        def work(conn: Connection) -> int:
+            return int(conn.execute(select(func.count()).select_from(t.executions)
+                                    .where(t.executions.c.status == "RUNNING")).scalar_one())
+        return await self.db.read(work)
