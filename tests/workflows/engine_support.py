@@ -97,14 +97,14 @@ async def machine(engine: WorkflowEngine, name: str, definition: Mapping[str, An
     return await engine.store.create_state_machine(record)
 
 
-async def finished(engine: WorkflowEngine, arn: str, timeout: float = 10.0) -> Any:
+async def finished(engine: WorkflowEngine, arn: str, within: float = 10.0) -> Any:
     """The execution once it is no longer RUNNING (polls the store: any instance may run it)."""
     loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout
+    give_up = loop.time() + within
     while True:
         execution = await engine.store.get_execution(arn)
         if execution is not None and execution.status != "RUNNING":
             return execution
         if loop.time() > give_up:
-            raise AssertionError(f"{arn} still {execution.status if execution else 'missing'} after {timeout} s")
+            raise AssertionError(f"{arn} still {execution.status if execution else 'missing'} after {within} s")
         await asyncio.sleep(0.02)

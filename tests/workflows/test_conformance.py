@@ -25,10 +25,12 @@ def _report_pass_rate(request: pytest.FixtureRequest) -> Any:
     if not _RESULTS:
         return
     passed = sum(_RESULTS.values())
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     line = f"ASL conformance: {passed}/{len(_RESULTS)} AWS-recorded cases match ({100 * passed / len(_RESULTS):.1f}%)"
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():  # shown even when the run passes
+            reporter.write_line(line)
 
 
 def test_the_conformance_file_is_present_in_ci() -> None:

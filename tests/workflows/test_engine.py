@@ -69,7 +69,7 @@ async def test_a_task_chain_runs_to_completion_and_its_history_is_kept(harness: 
     assert [e.id for e in history] == list(range(1, len(history) + 1))
     types = [e.type for e in history]
     assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
-    assert "TaskStateEntered" in types and "TaskSucceeded" in types
+    assert "TaskStateEntered" in types and "LambdaFunctionSucceeded" in types
     assert all(e.previous_id < e.id for e in history)
 
 
@@ -233,6 +233,6 @@ async def test_a_retried_task_runs_again_after_its_backoff(harness: Harness) -> 
                   "End": True}}})
     # A real clock here: 2 retries x 1 s.
     started = await engine.start_execution(flow, "r", "{}")
-    done = await finished(engine, started.arn, timeout=15)
+    done = await finished(engine, started.arn, within=15)
     assert done.status == "SUCCEEDED", done.cause
     assert len([c for c in engine_support.CALLS if c["fn"] == "flaky"]) == 3

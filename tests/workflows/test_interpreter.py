@@ -181,9 +181,9 @@ async def test_catch_puts_the_error_output_at_its_result_path() -> None:
         Fallback={"Type": "Pass", "End": True})
     result = await run(definition, {"foo": "bar"}, FakeTasks(StatesError("CustomError", "This is a custom error!")))
     assert result.output == {"foo": "bar", "error-info": {"Error": "CustomError", "Cause": "This is a custom error!"}}
-    assert event_types(result) == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
-                                   "TaskFailed", "TaskStateExited", "PassStateEntered", "PassStateExited",
-                                   "ExecutionSucceeded"]
+    assert event_types(result) == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                                   "LambdaFunctionStarted", "LambdaFunctionFailed", "TaskStateExited",
+                                   "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
 
 
 async def test_retriers_are_exhausted_before_a_catcher_takes_over() -> None:
@@ -217,13 +217,40 @@ async def test_jsonata_catch_output_and_assign_see_the_error_output() -> None:
     assert result.output == {"msg": "it broke", "error": "Oops"}
 
 
+# --- Task events ---------------------------------------------------------------------------------
+
+async def test_service_integrations_record_task_events_with_resource_type_and_parameters() -> None:
+    definition = machine(T={"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+                            "Parameters": {"a": 1}, "End": True})
+    result = await run(definition, {}, FakeTasks({"Buckets": []}))
+    assert event_types(result)[2:5] == ["TaskScheduled", "TaskStarted", "TaskSucceeded"]
+    scheduled = result.history[2]["taskScheduledEventDetails"]
+    assert (scheduled["resourceType"], scheduled["resource"], scheduled["parameters"]) == \
+        ("aws-sdk:s3", "listBuckets", '{"a":1}')
+    assert result.history[4]["taskSucceededEventDetails"]["output"] == '{"Buckets":[]}'
+
+
+async def test_a_lambda_function_arn_records_lambda_function_events() -> None:
+    result = await run(machine(T=task(End=True)), {"x": 1}, FakeTasks("hi"))
+    assert event_types(result)[2:5] == ["LambdaFunctionScheduled", "LambdaFunctionStarted",
+                                        "LambdaFunctionSucceeded"]
+    assert result.history[2]["lambdaFunctionScheduledEventDetails"]["input"] == '{"x":1}'
+
+
+async def test_states_timeout_in_error_equals_also_matches_a_missed_heartbeat() -> None:
+    definition = machine(T=task(HeartbeatSeconds=5, Catch=[{"ErrorEquals": ["States.Timeout"], "Next": "C"}],
+                                End=True), C={"Type": "Pass", "End": True})
+    result = await run(definition, {}, FakeTasks("hang"))
+    assert result.output == {"Error": errors.HEARTBEAT_TIMEOUT}
+
+
 # --- Task time limits ----------------------------------------------------------------------------
 
 async def test_a_task_past_its_timeout_fails_with_states_timeout() -> None:
     tasks = FakeTasks("hang")
     result = await run(machine(T=task(TimeoutSeconds=5, End=True)), {}, tasks)
     assert (result.status, result.error) == ("FAILED", errors.TIMEOUT)
-    assert "TaskTimedOut" in event_types(result)
+    assert "LambdaFunctionTimedOut" in event_types(result)
     assert result.history[-1]["timestamp"] == START + 5
 
 
@@ -484,3 +511,61 @@ async def test_a_distributed_map_iteration_does_not_see_outer_variables() -> Non
                          M={"Type": "Map", "ItemProcessor": processor, "End": True})
     result = await run(definition, [1])
     assert (result.status, result.error) == ("FAILED", errors.RUNTIME)
+
+
+async def test_a_matched_jsonata_choice_rule_uses_its_own_output_and_assign_not_the_states() -> None:
+    definition = {"QueryLanguage": "JSONata", **machine(
+        C={"Type": "Choice", "Assign": {"path": "default"}, "Output": {"from": "default"}, "Default": "End",
+           "Choices": [{"Condition": "{% $states.input.n > 1 %}", "Next": "End",
+                        "Assign": {"path": "rule"}, "Output": {"from": "rule"}}]},
+        End={"Type": "Pass", "Output": {"got": "{% $states.input.from %}", "path": "{% $path %}"}, "End": True})}
+    matched = await run(definition, {"n": 2})
+    defaulted = await run(definition, {"n": 0})
+    assert matched.output == {"got": "rule", "path": "rule"}
+    assert defaulted.output == {"got": "default", "path": "default"}
+
+
+async def test_parallel_result_selector_and_result_path_shape_the_branch_outputs() -> None:
+    definition = machine(P={"Type": "Parallel", "End": True, "ResultPath": "$.results",
+                            "ResultSelector": {"first.$": "$[0].v", "second.$": "$[1].v"},
+                            "Branches": [machine(A={"Type": "Pass", "Parameters": {"v.$": "$.a"}, "End": True}),
+                                         machine(B={"Type": "Pass", "Parameters": {"v.$": "$.b"}, "End": True})]})
+    result = await run(definition, {"a": 1, "b": 2})
+    assert result.output == {"a": 1, "b": 2, "results": {"first": 1, "second": 2}}
+
+
+async def test_jsonata_map_item_selector_reads_the_item_from_the_context() -> None:
+    definition = {"QueryLanguage": "JSONata", **machine(M={
+        "Type": "Map", "Items": "{% $states.input.list %}", "End": True,
+        "ItemSelector": {"value": "{% $states.context.Map.Item.Value %}",
+                         "index": "{% $states.context.Map.Item.Index %}"},
+        "ItemProcessor": machine(P={"Type": "Pass", "End": True})})}
+    result = await run(definition, {"list": ["a", "b"]})
+    assert result.output == [{"value": "a", "index": 0}, {"value": "b", "index": 1}]
+
+
+WAIT_FAILURES = [
+    pytest.param({"SecondsPath": "$.s"}, {"s": 1.5},
+                 "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5", id="fractional seconds"),
+    pytest.param({"SecondsPath": "$.s"}, {"s": -1},
+                 "The SecondsPath parameter references a negative value: $.s == -1", id="negative seconds"),
+    pytest.param({"TimestampPath": "$.t"}, {"t": "2016-03-14 01:59:00Z"},
+                 "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format "
+                 "string: $.t == 2016-03-14 01:59:00Z", id="timestamp without T"),
+]
+
+
+@pytest.mark.parametrize(("fields", "execution_input", "detail"), WAIT_FAILURES)
+async def test_a_wait_state_rejects_values_it_cannot_wait_for_with_aws_texts(fields: dict[str, Any],
+                                                                           execution_input: Any, detail: str) -> None:
+    result = await run(machine(W={"Type": "Wait", "End": True, **fields}), execution_input)
+    assert (result.error, result.cause) == (
+        errors.RUNTIME, f"An error occurred while executing the state 'W' (entered at the event id #2). {detail}")
+
+
+async def test_a_map_retry_starts_the_iterations_again() -> None:
+    definition = machine(M={"Type": "Map", "End": True, "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 1}],
+                            "ItemProcessor": machine(F={"Type": "Fail", "Error": "E"})})
+    result = await run(definition, [1])
+    assert event_types(result).count("MapStateStarted") == 2
+    assert event_types(result)[-2:] == ["MapStateFailed", "ExecutionFailed"]

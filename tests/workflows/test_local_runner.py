@@ -131,3 +131,16 @@ async def test_task_failures_carry_the_runners_error_and_cause() -> None:
     assert failed["taskFailedEventDetails"]["error"] == "Lambda.ServiceException"
     assert result.history[-1]["executionFailedEventDetails"] == {"error": "Lambda.ServiceException",
                                                                  "cause": "unavailable"}
+
+
+async def test_stopping_a_running_execution_aborts_it_with_the_given_error() -> None:
+    clock = ManualClock(START)
+    runner = LocalRunner(machine(W={"Type": "Wait", "Seconds": 60, "End": True}), clock=clock, auto_advance=False)
+    running = asyncio.ensure_future(runner.run({}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    runner.stop("Cancelled", "by the operator")
+    result = await running
+    assert (result.status, result.error, result.cause) == ("ABORTED", "Cancelled", "by the operator")
+    assert result.history[-1]["type"] == "ExecutionAborted"
+    assert result.history[-1]["executionAbortedEventDetails"] == {"error": "Cancelled", "cause": "by the operator"}

@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from app.errors import TrellisError
 from datasources.base import Invocation
 from workflows.engine.records import JSON
 from workflows.engine.runners import Lookup
@@ -50,10 +49,11 @@ class DataSourceRunner:
             raise StatesError(NOT_FOUND_ERROR, f"There is no data source named '{name}'.")
         try:
             result = await source.invoke(Invocation(request=request.payload.get("Request")))
-        except TrellisError as exc:
-            raise StatesError(DATA_SOURCE_ERROR, exc.message) from exc
         except Exception as exc:  # any failure of the data source is the task's failure, catchable
-            raise StatesError(DATA_SOURCE_ERROR, f"{type(exc).__name__}: {exc}") from exc
+            # Trellis's own errors carry a client-facing ``message``; others show their type too.
+            message = getattr(exc, "message", None)
+            raise StatesError(DATA_SOURCE_ERROR, message if isinstance(message, str)
+                              else f"{type(exc).__name__}: {exc}") from exc
         try:
             return json_value(result)
         except TypeError as exc:

@@ -73,7 +73,7 @@ class WorkflowEngine:
 
     async def start(self) -> None:
         await self.store.setup()
-        await self._claim_orphans()
+        await self._claim_orphans(include_own=True)
         self._maintenance = asyncio.create_task(self._maintain())
 
     async def close(self) -> None:
@@ -158,6 +158,8 @@ class WorkflowEngine:
                 log.exception("workflow observer failed")
 
     def _launch(self, run: ExecutionRun) -> None:
+        if run.arn in self.runs:
+            return  # already running here
         self.runs[run.arn] = run
 
         async def drive() -> None:
@@ -334,11 +336,15 @@ class WorkflowEngine:
             try:
                 if loop.time() - last_renew >= renew_every:
                     last_renew = loop.time()
-                    held = set(await self.store.renew(self.options.instance_id, list(self.runs),
+                    asked = list(self.runs)
+                    held = set(await self.store.renew(self.options.instance_id, asked,
                                                       self.clock.now() + self.options.lease_seconds))
-                    for arn, job in list(self._jobs.items()):
-                        if arn not in held and arn in self.runs:
-                            job.cancel()  # lost the lease: another instance runs it now
+                    for arn in asked:
+                        job, run = self._jobs.get(arn), self.runs.get(arn)
+                        # Lost the lease: another instance runs it now. (One that just ended is
+                        # not held either, but it is finishing its own way.)
+                        if arn not in held and job is not None and run is not None and run.result is None:
+                            job.cancel()
                 await self._claim_orphans()
                 await self._poll_answers()
             except asyncio.CancelledError:
@@ -346,10 +352,12 @@ class WorkflowEngine:
             except Exception:
                 log.exception("workflow engine maintenance failed; retrying")
 
-    async def _claim_orphans(self) -> None:
+    async def _claim_orphans(self, include_own: bool = False) -> None:
+        """Executions whose lease lapsed; at start also those still leased to this instance's id (it
+        was restarted) — never later, when they are the ones this instance is starting right now."""
         now = self.clock.now()
         claimed = await self.store.claim(self.options.instance_id, now, now + self.options.lease_seconds, 100,
-                                         skip=list(self.runs))
+                                         skip=list(self.runs), include_own=include_own)
         for arn in claimed:
             if arn not in self.runs:
                 await self._resume(arn)

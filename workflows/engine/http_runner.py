@@ -16,12 +16,15 @@ The result is AWS's shape: ``{"Headers": {name: [values]}, "ResponseBody": ..., 
 text otherwise. A status outside 2xx fails the task with ``States.Http.StatusCode.<code>`` and that
 same shape, as JSON, for cause; a timeout or a connection that cannot be made fails it with
 ``States.Http.Socket``. Step Functions itself gives up on an HTTP Task after 60 seconds; that is the
-default timeout here too.
+default timeout here too. A response body over the state payload quota (256 KiB) fails the task
+with ``States.DataLimitExceeded``. (The conformance recordings hold no HTTP Task, so the exact
+cause texts of these failures are Trellis's own.)
 
 Where Trellis differs from AWS, on purpose:
 
 * There are no EventBridge connections, so ``ConnectionArn`` adds no credentials. Put them in
-  ``Headers`` instead — which is why ``Authorization`` is allowed there, unlike on AWS.
+  ``Headers`` instead — which is why ``Authorization`` is allowed there (on AWS the connection
+  supplies it).
 * The SSRF guard of the ``http`` data source (``datasources.http``) applies: unless the runner is
   built with ``allow_private_addresses``, a host that resolves to a loopback, private, link-local
   or otherwise non-public address fails the task with ``Trellis.Http.ForbiddenAddress`` before
@@ -37,6 +40,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote
@@ -166,7 +170,9 @@ class HttpInvokeRunner:
             raise StatesError(SOCKET_ERROR, f"{where}: {type(exc).__name__}: {exc}") from exc
         except httpx.HTTPError as exc:  # not the network: an unsupported scheme, a header httpx refuses...
             raise _runtime(request.state_name, f"The HTTP request could not be sent: {exc}") from exc
-        return response.status_code, response.reason_phrase, _headers_of(response), _body_of(response, raw)
+        # A server may leave the reason out (HTTP/2 always does): show the standard one, never "".
+        reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
+        return response.status_code, reason, _headers_of(response), _body_of(response, raw)
 
     async def _read_capped(self, response: httpx.Response, request: TaskRequest) -> bytes:
         body = bytearray()
@@ -188,14 +194,15 @@ def register_http_runners(registry: TaskRegistry, **options: Any) -> HttpInvokeR
 # --- the request -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Call:
-    def __init__(self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None,
-                 connection_arn: str | None) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.content = content
-        self.connection_arn = connection_arn
+    """One HTTP Task's Parameters, checked and turned into what is sent."""
+
+    method: str
+    url: httpx.URL
+    headers: dict[str, str]
+    content: bytes | None
+    connection_arn: str | None
 
 
 def _parse_call(payload: JSON, state: str, *, allow_plain_http: bool) -> _Call:

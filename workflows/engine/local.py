@@ -110,6 +110,8 @@ class LocalRunner:
         # A ManualClock moves on its own only when asked to: tests that drive time themselves say no.
         self.auto_advance = auto_advance and isinstance(clock, ManualClock)
         self._progress = 0
+        self._stop_requested = asyncio.Event()
+        self._stop_reason: tuple[str | None, str | None] = (None, None)
 
     async def run(self, execution_input: JSON, *, name: str = "local-execution",
                   state_machine_name: str = "local-state-machine", execution: ExecutionInfo | None = None
@@ -118,22 +120,28 @@ class LocalRunner:
         history = RecordedHistory(self.clock)
         started = history.append("ExecutionStarted", {"executionStartedEventDetails": {
             "input": to_json_text(execution_input), "inputDetails": {"truncated": False},
-            "roleArn": info.role_arn, "stateMachineArn": info.state_machine_arn}}, 0)
+            "roleArn": info.role_arn}}, 0)
         cursor = Cursor(scope=(), state=str(self.machine.get("StartAt")), input=execution_input,
                         variables=({},), previous_event_id=started)
         main = asyncio.ensure_future(self._thread(cursor, info, history))
         driver = asyncio.ensure_future(self._drive_clock(main)) if self.auto_advance else None
         timeout = self.machine.get("TimeoutSeconds")
         try:
-            outcome = await self._within_timeout(main, info, timeout)
+            outcome = await self._until_the_end(main, info, timeout)
         finally:
             if driver is not None:
                 driver.cancel()
                 await asyncio.gather(driver, return_exceptions=True)
-        if outcome is None:
+        if outcome == TIMED_OUT:
             history.append("ExecutionTimedOut", error_details("executionTimedOutEventDetails", errors.TIMEOUT,
                                                                None), len(history.events))
             return RunResult(TIMED_OUT, error=errors.TIMEOUT, history=history.events, execution=info)
+        if outcome == ABORTED:
+            error, cause = self._stop_reason
+            history.append("ExecutionAborted", error_details("executionAbortedEventDetails", error, cause),
+                           len(history.events))
+            return RunResult(ABORTED, error=error, cause=cause, history=history.events, execution=info)
+        assert isinstance(outcome, Ended | Failed)
         if isinstance(outcome, Ended):
             history.append("ExecutionSucceeded", {"executionSucceededEventDetails": {
                 "output": to_json_text(outcome.output), "outputDetails": {"truncated": False}}},
@@ -143,21 +151,32 @@ class LocalRunner:
                        outcome.previous_event_id)
         return RunResult(FAILED, error=outcome.error, cause=outcome.cause, history=history.events, execution=info)
 
-    async def _within_timeout(self, main: asyncio.Future[Ended | Failed], info: ExecutionInfo,
-                              limit_seconds: JSON) -> Ended | Failed | None:
-        if not isinstance(limit_seconds, int | float) or isinstance(limit_seconds, bool):
-            return await main
-        deadline: asyncio.Future[Any] = asyncio.ensure_future(
-            self.clock.sleep_until(info.start_time + float(limit_seconds)))
+    def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        """StopExecution: the running execution ends ABORTED with this error and cause."""
+        self._stop_reason = (error, cause)
+        self._stop_requested.set()
+
+    async def _until_the_end(self, main: asyncio.Future[Ended | Failed], info: ExecutionInfo,
+                             limit_seconds: JSON) -> Ended | Failed | str:
+        """The main thread's outcome, or TIMED_OUT (the definition's TimeoutSeconds passed) or
+        ABORTED (``stop``), whichever comes first."""
+        waiters: dict[asyncio.Future[Any], str] = {
+            asyncio.ensure_future(self._stop_requested.wait()): ABORTED}
+        if isinstance(limit_seconds, int | float) and not isinstance(limit_seconds, bool):
+            deadline = info.start_time + float(limit_seconds)
+            waiters[asyncio.ensure_future(self.clock.sleep_until(deadline))] = TIMED_OUT
         try:
-            await asyncio.wait({main, deadline}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({main, *waiters}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            deadline.cancel()
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
         if main.done():
             return main.result()
+        reason = next(label for waiter, label in waiters.items() if waiter.done() and not waiter.cancelled())
         main.cancel()
         await asyncio.gather(main, return_exceptions=True)
-        return None
+        return reason
 
     # --- threads ------------------------------------------------------------------------------
 

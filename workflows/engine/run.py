@@ -117,7 +117,8 @@ class ExecutionRun:
                  registry: TaskRegistry, tokens: TokenWaiter, journal: Journal,
                  owner: str = "", next_event_id: int = 1, deadline: float | None = None,
                  on_end: Callable[[RunResult], Awaitable[None]] | None = None,
-                 on_commit: Callable[[Transition], None] | None = None) -> None:
+                 on_commit: Callable[[Transition], None] | None = None,
+                 random: Callable[[], float] | None = None) -> None:
         self.arn = arn
         self.machine = machine
         self.info = info
@@ -130,6 +131,7 @@ class ExecutionRun:
         self.deadline = deadline
         self.on_end = on_end
         self.on_commit = on_commit
+        self.random = random  # Retry's jitter (tests pin it)
         self.threads: dict[str, ThreadState] = {}
         self.result: RunResult | None = None
         self._wakeups: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
@@ -263,7 +265,7 @@ class ExecutionRun:
     def _advance(self, thread: ThreadState, resumed: Resumed | None) -> Outcome:
         try:
             return advance(self.machine, thread.cursor, self.info, self._history_for(thread), self.clock.now(),
-                           resumed)
+                           resumed, random=self.random)
         except Exception as exc:  # noqa: BLE001 - an interpreter bug must fail the execution, not the engine
             return Failed("States.Runtime", f"Internal error while executing the state "
                                             f"'{thread.cursor.state}': {type(exc).__name__}: {exc}")

@@ -83,7 +83,7 @@ class ExecutionStore(Protocol):
     async def history(self, arn: str, reverse: bool, after_id: int | None, limit: int) -> list[HistoryEvent]: ...
     async def commit(self, transition: Transition) -> None: ...
     async def claim(self, owner: str, now: float, lease_until: float, limit: int,
-                    skip: Sequence[str] = ()) -> list[str]: ...
+                    skip: Sequence[str] = (), include_own: bool = False) -> list[str]: ...
     async def renew(self, owner: str, arns: Sequence[str], lease_until: float) -> list[str]: ...
     async def load_threads(self, arn: str) -> tuple[list[ThreadRow], int, float | None]: ...
     async def request_stop(self, arn: str, error: str | None, cause: str | None) -> bool: ...
@@ -302,12 +302,13 @@ class SqlExecutionStore:
         await self.db.write(lambda conn: _write_transition(conn, transition))
 
     async def claim(self, owner: str, now: float, lease_until: float, limit: int,
-                    skip: Sequence[str] = ()) -> list[str]:
+                    skip: Sequence[str] = (), include_own: bool = False) -> list[str]:
         """Take over RUNNING executions nobody holds (a crashed or stopped instance's); the
         conditional UPDATE makes each claim exclusive across instances."""
         def work(conn: Connection) -> list[str]:
-            # Our own id too: an instance restarted under the same id resumes at once.
-            claimable = or_(t.executions.c.lease_until < now, t.executions.c.owner == owner)
+            # With ``include_own``, our own id too: an instance restarted under the same id resumes at once.
+            claimable = or_(t.executions.c.lease_until < now, t.executions.c.owner == owner) if include_own \
+                else t.executions.c.lease_until < now
             candidates = [row.arn for row in conn.execute(
                 select(t.executions.c.arn)
                 .where(t.executions.c.status == "RUNNING", claimable, t.executions.c.arn.not_in(list(skip)))

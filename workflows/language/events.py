@@ -60,35 +60,74 @@ def map_run_started(map_run_arn: str) -> dict[str, Any]:
     return {"mapRunStartedEventDetails": {"mapRunArn": map_run_arn}}
 
 
-def task_scheduled(resource: str, payload: JSON, region: str, timeout: float | None,
-                   heartbeat: float | None) -> dict[str, Any]:
-    resource_type, resource_name = split_resource(resource)
-    details: dict[str, Any] = {"resourceType": resource_type, "resource": resource_name, "region": region,
-                               "parameters": to_json_text(payload)}
-    if timeout is not None:
-        details["timeoutInSeconds"] = int(timeout)
-    if heartbeat is not None:
-        details["heartbeatInSeconds"] = int(heartbeat)
-    return {"taskScheduledEventDetails": details}
+class TaskEvents:
+    """The events of one Task invocation. AWS records a Lambda function ARN as ``LambdaFunction*``
+    events, an activity ARN as ``Activity*`` events and every other resource (service
+    integrations) as ``Task*`` events, each family with its own detail fields."""
 
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        parts = resource.split(":")
+        if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
+            self.family = "LambdaFunction"
+        elif len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
+            self.family = "Activity"
+        else:
+            self.family = "Task"
 
-def task_event(kind: str, resource: str, **more: Any) -> dict[str, Any]:
-    """``task<kind>EventDetails`` (Started, Succeeded, Failed, TimedOut) with resourceType/resource."""
-    resource_type, resource_name = split_resource(resource)
-    body: dict[str, Any] = {"resourceType": resource_type, "resource": resource_name}
-    body.update({name: value for name, value in more.items() if value is not None})
-    return {f"task{kind}EventDetails": body}
+    def _key(self, kind: str) -> str:
+        family = self.family[0].lower() + self.family[1:]
+        return f"{family}{kind}EventDetails"
 
+    def scheduled(self, payload: JSON, region: str, timeout: float | None,
+                  heartbeat: float | None) -> tuple[str, dict[str, Any]]:
+        if self.family == "Task":
+            resource_type, resource_name = split_resource(self.resource)
+            details: dict[str, Any] = {"resourceType": resource_type, "resource": resource_name, "region": region,
+                                       "parameters": to_json_text(payload)}
+        else:
+            details = {"resource": self.resource, "input": to_json_text(payload),
+                       "inputDetails": dict(_NOT_TRUNCATED)}
+        if timeout is not None:
+            details["timeoutInSeconds"] = int(timeout)
+        if heartbeat is not None and self.family != "LambdaFunction":
+            details["heartbeatInSeconds"] = int(heartbeat)
+        return f"{self.family}Scheduled", {self._key("Scheduled"): details}
 
-def task_output(output: JSON) -> dict[str, Any]:
-    return {"output": to_json_text(output), "outputDetails": dict(_NOT_TRUNCATED)}
+    def started(self) -> tuple[str, dict[str, Any] | None]:
+        if self.family == "Task":
+            return "TaskStarted", {"taskStartedEventDetails": self._task_fields()}
+        return f"{self.family}Started", None
+
+    def succeeded(self, output: JSON) -> tuple[str, dict[str, Any]]:
+        details = {**self._task_fields(), "output": to_json_text(output), "outputDetails": dict(_NOT_TRUNCATED)}
+        return f"{self.family}Succeeded", {self._key("Succeeded"): details}
+
+    def failed(self, timed_out: bool, error: str | None, cause: str | None) -> tuple[str, dict[str, Any]]:
+        kind = "TimedOut" if timed_out else "Failed"
+        details = self._task_fields()
+        if error is not None:
+            details["error"] = error
+        if cause is not None:
+            details["cause"] = cause
+        return f"{self.family}{kind}", {self._key(kind): details}
+
+    def _task_fields(self) -> dict[str, Any]:
+        if self.family != "Task":
+            return {}
+        resource_type, resource_name = split_resource(self.resource)
+        return {"resourceType": resource_type, "resource": resource_name}
 
 
 def split_resource(resource: str) -> tuple[str, str]:
     """``arn:aws:states:::lambda:invoke.waitForTaskToken`` → ("lambda", "invoke.waitForTaskToken");
-    other ARNs (a Lambda function, an activity) → (service, the ARN)."""
+    ``arn:aws:states:::aws-sdk:s3:listBuckets`` → ("aws-sdk:s3", "listBuckets"); other ARNs →
+    (their service, the ARN)."""
     parts = resource.split(":", 6)
     if len(parts) >= 7 and parts[2] == "states" and parts[3] == "" and parts[4] == "":
+        if parts[5] == "aws-sdk" and ":" in parts[6]:
+            service, action = parts[6].split(":", 1)
+            return f"aws-sdk:{service}", action
         return parts[5], parts[6]
     if len(parts) >= 3:
         return parts[2], resource

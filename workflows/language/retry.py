@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from workflows.errors import ALL, RUNTIME, TASK_FAILED, TIMEOUT
+from workflows.errors import ALL, HEARTBEAT_TIMEOUT, RUNTIME, TASK_FAILED, TIMEOUT
 from workflows.language.env import JSON
 
 DEFAULT_INTERVAL_SECONDS = 1.0
@@ -14,15 +14,22 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_RATE = 2.0
 
 
+# A missed heartbeat is a kind of timeout: AWS documents States.Timeout as covering both.
+_TIMEOUTS = frozenset({TIMEOUT, HEARTBEAT_TIMEOUT})
+
+
 def error_matches(error_equals: Sequence[str], error: str | None) -> bool:
     """States.ALL matches every error but States.Runtime (which no Retry or Catch handles);
-    States.TaskFailed matches every error but States.Timeout (and Runtime)."""
+    States.TaskFailed matches every error but the timeouts (and Runtime); States.Timeout also
+    matches States.HeartbeatTimeout."""
     if error == RUNTIME:
         return False
     for name in error_equals:
         if name in (error, ALL):
             return True
-        if name == TASK_FAILED and error != TIMEOUT:
+        if name == TASK_FAILED and error not in _TIMEOUTS:
+            return True
+        if name == TIMEOUT and error == HEARTBEAT_TIMEOUT:
             return True
     return False
 

@@ -15,8 +15,7 @@ from workflows.language.env import JSON, Env
 from workflows.language.events import state_exited
 from workflows.language.outcomes import Cursor, Ended, ExecutionInfo, History, Moved, Outcome, Resumed
 
-# The fields a state may hold only in one query language; AWS's validation keeps them apart, so
-# seeing one tells nothing new — the query language comes from QueryLanguage alone.
+# A state's QueryLanguage, else the definition's, else JSONPath.
 JSONATA = "JSONata"
 
 

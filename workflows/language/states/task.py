@@ -8,7 +8,7 @@ import hashlib
 from workflows import errors
 from workflows.language import jsonata_eval, templates
 from workflows.language.env import JSON
-from workflows.language.events import task_event, task_output, task_scheduled, to_json_text
+from workflows.language.events import TaskEvents, to_json_text
 from workflows.language.outcomes import Invoke, Outcome, Suspended
 from workflows.language.states.common import StateRun
 from workflows.language.states.failure import handle_failure
@@ -31,9 +31,9 @@ def run_task(run: StateRun) -> Outcome:
     timeout = _limit(run, "TimeoutSeconds")
     heartbeat = _limit(run, "HeartbeatSeconds")
     credentials = _credentials(run, token)
-    run.emit("TaskScheduled", task_scheduled(resource, payload, region_of(run.execution.execution_arn),
-                                             timeout, heartbeat))
-    run.emit("TaskStarted", task_event("Started", resource))
+    events = TaskEvents(resource)
+    run.emit(*events.scheduled(payload, region_of(run.execution.execution_arn), timeout, heartbeat))
+    run.emit(*events.started())
     cursor = run.with_extra(phase="running")
     return Suspended(cursor, Invoke(resource=resource, payload=payload, timeout_seconds=timeout,
                                     heartbeat_seconds=heartbeat, task_token=token, credentials=credentials))
@@ -41,15 +41,14 @@ def run_task(run: StateRun) -> Outcome:
 
 def _resumed(run: StateRun) -> Outcome:
     resume = run.resume
-    resource = str(run.state.get("Resource", ""))
+    events = TaskEvents(str(run.state.get("Resource", "")))
     if resume is None:  # resumed without the effect's completion: invoke again
         run.restart()
         return run_task(run)
     if resume.failed:
-        kind = "TimedOut" if resume.error in _TIMEOUT_ERRORS else "Failed"
-        run.emit(f"Task{kind}", task_event(kind, resource, error=resume.error, cause=resume.cause))
+        run.emit(*events.failed(resume.error in _TIMEOUT_ERRORS, resume.error, resume.cause))
         return handle_failure(run, resume.error, resume.cause)
-    run.emit("TaskSucceeded", task_event("Succeeded", resource, **task_output(resume.result)))
+    run.emit(*events.succeeded(resume.result))
     return run.finish_with_result(resume.result)
 
 
