@@ -120,7 +120,8 @@ def arn_kind(arn: str, *expected: str) -> str:
     ``activity``); an ARN of another shape or of a type not in ``expected`` is ``InvalidArn``."""
     match = _ARN.match(arn)
     if match is None:
-        raise WorkflowApiError("InvalidArn", f"Invalid Arn: '{arn}'")
+        detail = arn if arn.startswith("arn:") else f"Invalid ARN prefix: {arn}"
+        raise WorkflowApiError("InvalidArn", f"Invalid Arn: '{detail}'")
     kind = match["kind"]
     if kind not in expected:
         raise WorkflowApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {kind.lower()}'")

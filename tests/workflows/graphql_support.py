@@ -1,16 +1,10 @@
-"""Apps with ``[workflows]`` for the GraphQL, demo and CLI tests: settings from a config text plus a
-``[workflows]`` table, served in process over ASGI or by uvicorn on a loopback port.
-
-``app.workflows_setup`` (the engine on ``runtime.workflows``) is written in parallel with these
-tests; until it lands, ``_stand_in_engine`` builds the engine the way it will, so the GraphQL layer
-can be tested on its own. Once Trellis builds the engine itself the stand-in is never used.
-"""
+"""Apps with ``[workflows]`` for the GraphQL and demo tests: settings from a schema and config plus
+a ``[workflows]`` table, served in process over ASGI or by uvicorn on a loopback port."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -20,22 +14,10 @@ from typing import Any
 
 import httpx
 
-from app import settings as settings_module
-from app.runtime import Runtime
-from app.server import create_app
 from app.settings import Settings, load_settings
 from tests.conftest import API_KEY, DEMO_ADMIN, REPO, Client
 from tests.live_server import serve_in_thread
 from tests.server_process import free_port
-
-DEMO_WORKFLOWS: dict[str, Any] = {
-    "state_machines": {"fulfilment": {"definition": "fulfilment.asl.json"}},
-    "graphql": {"auth": ["AMAZON_COGNITO_USER_POOLS"], "cognito_groups": ["staff"]},
-}
-
-
-def _settings_know_workflows() -> bool:
-    return "workflows" in getattr(settings_module, "_TOP_LEVEL_KEYS", set())
 
 
 def _toml_value(value: Any) -> str:
@@ -55,19 +37,16 @@ def toml_tables(prefix: str, table: Mapping[str, Any]) -> str:
 
 def workflow_settings(folder: Path, database_url: str, workflows: Mapping[str, Any] | None, *,
                       schema: Path, config: Path | None, **overrides: Any) -> Settings:
-    """Settings for ``schema`` + ``config`` with ``workflows`` as their ``[workflows]`` table."""
+    """Settings for ``schema`` + ``config`` with ``workflows`` added as their ``[workflows]`` table."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = config
-    if workflows is not None and _settings_know_workflows():
+    if workflows is not None:
         config_path = folder / "trellis.toml"
         base = config.read_text() if config is not None else ""
         workflows = _absolute_definitions(workflows, config.parent if config else schema.parent)
         config_path.write_text(base + "\n" + toml_tables("workflows", workflows))
-    loaded = load_settings(schema, config_path, environ={"TRELLIS_API_KEY": API_KEY, "TRELLIS_SECRET": "test-secret"},
-                           database_url=database_url, data_dir=folder / ".trellis", **overrides)
-    if workflows is not None and not _settings_know_workflows():
-        object.__setattr__(loaded, "workflows", dict(workflows))  # the stand-in for [workflows] parsing
-    return loaded
+    return load_settings(schema, config_path, environ={"TRELLIS_API_KEY": API_KEY, "TRELLIS_SECRET": "test-secret"},
+                         database_url=database_url, data_dir=folder / ".trellis", **overrides)
 
 
 def _absolute_definitions(workflows: Mapping[str, Any], base: Path) -> dict[str, Any]:
@@ -77,43 +56,6 @@ def _absolute_definitions(workflows: Mapping[str, Any], base: Path) -> dict[str,
         if isinstance(machine, dict) and isinstance(machine.get("definition"), str):
             machine["definition"] = str((base / machine["definition"]).resolve())
     return copied
-
-
-def _stand_in_engine(runtime: Runtime) -> None:
-    """Build the engine as ``app.workflows_setup`` will, when this Trellis does not yet."""
-    from workflows.engine.datasource_runner import register_datasource_runner
-    from workflows.engine.engine import EngineOptions, WorkflowEngine
-    from workflows.engine.runners import register_engine_runners
-    from workflows.engine.store import SqlExecutionStore
-    from workflows.engine.tasks import TaskRegistry
-
-    registry = TaskRegistry()
-    engine = WorkflowEngine(SqlExecutionStore(runtime.database), registry,
-                            options=EngineOptions(poll_seconds=0.1))
-    register_engine_runners(registry, engine, runtime.datasources.get)
-    register_datasource_runner(registry, runtime.datasources.get)
-    runtime.workflows = engine  # type: ignore[attr-defined]
-    start, close = runtime.start, runtime.close
-
-    async def start_with_engine() -> None:
-        await engine.start()
-        await start()
-
-    async def close_with_engine() -> None:
-        await close()
-        await engine.close()
-
-    runtime.start = start_with_engine  # type: ignore[method-assign]
-    runtime.close = close_with_engine  # type: ignore[method-assign]
-
-
-def workflow_app(settings: Settings) -> Any:
-    app = create_app(settings)
-    runtime = app.state.runtime
-    trellis_builds_engine = "workflows" in {f.name for f in dataclasses.fields(Runtime)}
-    if runtime.workflow_graphql is not None and not trellis_builds_engine:
-        _stand_in_engine(runtime)
-    return app
 
 
 @contextmanager
@@ -128,10 +70,6 @@ async def in_process_client(app: Any, sign_as: tuple[str, str] | None = DEMO_ADM
     await app.state.runtime.start()
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://trellis.test")
     return Client(http, app, sign_as)
-
-
-def engine_of(app: Any) -> Any:
-    return app.state.runtime.workflows
 
 
 def subscription_count(app: Any) -> int:

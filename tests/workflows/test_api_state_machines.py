@@ -171,9 +171,8 @@ def test_state_machines_are_listed_in_pages(served: Served, tmp_path: Path) -> N
 
 
 def test_validate_state_machine_definition_reports_ok_or_the_diagnostics(sfn: Any) -> None:
-    assert sfn.validate_state_machine_definition(definition=PASS_MACHINE) == {
-        "result": "OK", "diagnostics": [], "truncated": False,
-        "ResponseMetadata": sfn.validate_state_machine_definition(definition=PASS_MACHINE)["ResponseMetadata"]}
+    valid = sfn.validate_state_machine_definition(definition=PASS_MACHINE)
+    assert (valid["result"], valid["diagnostics"], valid["truncated"]) == ("OK", [], False)
     broken = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Missing"}}}
     answer = sfn.validate_state_machine_definition(definition=json.dumps(broken))
     assert answer["result"] == "FAIL"
@@ -271,3 +270,30 @@ def test_a_body_that_is_not_json_is_a_serialization_error(served: Served) -> Non
     answer = _signed_post(served, "AWSStepFunctions.ListStateMachines", b"[not json")
     assert answer.status_code == 400
     assert answer.json()["__type"] == "SerializationException"
+
+
+def test_workflows_options_are_checked_with_every_problem_reported(tmp_path: Path) -> None:
+    from app.errors import ConfigError
+    from app.runtime import build
+    from app.settings import load_settings
+
+    (tmp_path / "schema.graphql").write_text("type Query { hello: String }\n")
+    (tmp_path / "trellis.toml").write_text('[workflows]\nlease_seconds = -1\naccount_id = "12"\nspeed = "fast"\n'
+                                           '[workflows.http]\nallow_plain_http = "yes"\n')
+    settings = load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".trellis")
+    with pytest.raises(ConfigError) as problems:
+        build(settings)
+    messages = " | ".join(problem.message for problem in problems.value.problems)
+    for fragment in ("lease_seconds must be a positive number", "account_id must be 12 digits",
+                     "unknown option 'speed'", "http.allow_plain_http has the wrong type"):
+        assert fragment in messages
+
+
+def test_without_a_workflows_table_there_is_no_engine_and_no_step_functions_api(tmp_path: Path) -> None:
+    from app.runtime import build
+    from app.settings import load_settings
+
+    (tmp_path / "schema.graphql").write_text("type Query { hello: String }\n")
+    runtime = build(load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".trellis"))
+    assert runtime.workflows is None
+    assert all(service.target_prefix != "AWSStepFunctions" for service in runtime.json_services)

@@ -22,6 +22,7 @@ from gql.transport.appsync_auth import AppSyncIAMAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError
 
+from app.server import create_app
 from auth.userpool.config import default_client_id
 from tests.conftest import DEMO_ADMIN, DEMO_REGION, PG_URL, _reset_postgres
 from tests.workflows.graphql_support import (
@@ -30,7 +31,6 @@ from tests.workflows.graphql_support import (
     served,
     subscription_count,
     wait_for_subscriptions,
-    workflow_app,
     workflow_settings,
 )
 
@@ -69,7 +69,7 @@ def user_token(base: str, username: str, group: str | None = None) -> str:
 def served_demo(folder: Path, url: str) -> Iterator[tuple[str, Any]]:
     settings = workflow_settings(folder, url, None, schema=DEMO_SCHEMA, config=DEMO_CONFIG,
                                  admin_access_key=DEMO_ADMIN)
-    app = workflow_app(settings)
+    app = create_app(settings)
     with served(app) as base:
         yield base, app
 

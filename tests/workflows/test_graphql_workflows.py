@@ -20,6 +20,7 @@ from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.websockets import WebsocketsTransport
 
 from app.errors import ConfigError
+from app.server import create_app
 from tests.conftest import API_KEY, DEMO_ADMIN, DEMO_REGION, sigv4_headers
 from tests.workflows.graphql_support import (
     TOKENS,
@@ -27,7 +28,6 @@ from tests.workflows.graphql_support import (
     served,
     subscription_count,
     wait_for_subscriptions,
-    workflow_app,
     workflow_settings,
 )
 
@@ -129,7 +129,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     # API_KEY listed explicitly: graphql-transport-ws subscribers below connect with the key.
     settings = workflow_settings(folder, f"sqlite+aiosqlite:///{folder / 'app.db'}", workflows_table(auth=["API_KEY"]),
                                  schema=schema, config=config, admin_access_key=DEMO_ADMIN)
-    app = workflow_app(settings)
+    app = create_app(settings)
     with served(app) as base:
         yield base, app
 
@@ -244,6 +244,7 @@ async def test_stop_execution_aborts_a_running_execution_with_its_error_and_caus
      "{ stopDate } }", "ExecutionDoesNotExist"),
     ('mutation { sendTaskSuccess(taskToken: "no-such-token", output: "{}") }', "TaskDoesNotExist"),
     ('{ executions(stateMachine: "greet", nextToken: "garbage!") { nextToken } }', "InvalidToken"),
+    ('{ stateMachines(limit: 1001) { nextToken } }', "ValidationException"),
 ])
 async def test_errors_carry_the_step_functions_error_name_as_error_type(api, query, error_type):
     result = await api.post(query)
@@ -323,9 +324,9 @@ async def test_graphql_transport_ws_subscribers_see_every_history_event_in_order
 async def test_the_workflow_fields_exist_only_with_a_workflows_table(tmp_path):
     schema, config = write_app_files(tmp_path / "files")
     url = f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}"
-    plain = workflow_app(workflow_settings(tmp_path / "plain", url, None, schema=schema, config=config))
+    plain = create_app(workflow_settings(tmp_path / "plain", url, None, schema=schema, config=config))
     assert plain.state.runtime.loaded.schema.mutation_type is None
-    with_workflows = workflow_app(workflow_settings(tmp_path / "wf", url, workflows_table(), schema=schema,
+    with_workflows = create_app(workflow_settings(tmp_path / "wf", url, workflows_table(), schema=schema,
                                                     config=config))
     schema_built = with_workflows.state.runtime.loaded.schema
     assert set(schema_built.mutation_type.fields) == {"startExecution", "stopExecution", "sendTaskSuccess",
@@ -337,7 +338,7 @@ async def test_workflow_fields_are_closed_to_every_mode_the_config_does_not_list
     schema, config = write_app_files(tmp_path / "files")
     settings = workflow_settings(tmp_path / "app", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", workflows_table(),
                                  schema=schema, config=config, admin_access_key=DEMO_ADMIN)
-    client = await in_process_client(workflow_app(settings))
+    client = await in_process_client(create_app(settings))
     try:
         with_key = await client.post("{ stateMachines { items { name } } }", key=API_KEY, headers={})
         assert with_key.json()["errors"][0]["errorType"] == "Unauthorized"  # the API's default mode, not listed
@@ -364,7 +365,7 @@ def test_workflow_config_problems_are_reported_before_anything_runs(tmp_path, wo
     settings = workflow_settings(tmp_path / "app", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", workflows,
                                  schema=schema, config=config)
     with pytest.raises(ConfigError) as problems:
-        workflow_app(settings)
+        create_app(settings)
     assert message in str(problems.value)
 
 
@@ -375,7 +376,7 @@ async def test_a_declared_task_no_runner_supports_stops_the_start(tmp_path):
     settings = workflow_settings(tmp_path / "app", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
                                  {"state_machines": {"odd": {"definition": "odd.asl.json"}}},
                                  schema=schema, config=config)
-    app = workflow_app(settings)
+    app = create_app(settings)
     with pytest.raises(ConfigError, match="odd"):
         await app.state.runtime.start()
     await app.state.runtime.close()

@@ -1,8 +1,8 @@
 """One execution, driven: its threads, their effects, and the journal that makes it durable.
 
 Work happens in *rounds*. A round takes every thread that can move (new, or whose effect just
-completed), advances each as far as it goes without waiting — depth first, so a Map iteration
-runs until it blocks before the next one starts, as AWS's histories read — and then writes every
+completed), advances them in turns, one state each, until every one waits or ends (or the round
+reaches its step limit, so a loop of Pass states yields) — and then writes every
 cursor, history event and task token the round produced in one ``Transition``. Only after that
 commit does anything leave the round: timers are armed, tasks are dispatched, waiters are told.
 So an effect never starts from a state the database does not hold, and a crash at any point
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from workflows.engine.effects import effect_from_json, effect_to_json
 from workflows.engine.records import JSON, HistoryEvent, TaskToken, ThreadRow, dumps
 from workflows.engine.store import ExecutionEnd, LeaseLost, ThreadWrite, Transition
 from workflows.engine.tasks import Resource, TaskRegistry, TaskRequest, parse_resource
-from workflows.errors import TIMEOUT, StatesError
+from workflows.errors import HEARTBEAT_TIMEOUT, TASK_FAILED, TIMEOUT, StatesError
 from workflows.language.interpreter import (
     Cursor,
     Effect,
@@ -45,12 +46,16 @@ from workflows.language.interpreter import (
 )
 
 TOP = "0"
+Ready = deque[tuple[str, "Resumed | None"]]
 MAX_STEPS_PER_ROUND = 500   # a Pass loop still yields to commits and to other executions
 MAX_HISTORY_EVENTS = 25_000  # AWS's per-execution history limit
 
 
 class Journal(Protocol):
     async def commit(self, transition: Transition) -> None: ...
+
+
+TaskInvoker = Callable[[Invoke, ExecutionInfo], Awaitable[JSON]]
 
 
 class MemoryJournal:
@@ -82,6 +87,7 @@ class ThreadState:
     started_children: int = 0
     dispatched: bool = False             # a token task's work was handed out (not to repeat on restart)
     fork_group: str = ""                 # names this fork's children: "<id>.<group>.<index>"
+    deadline_error: str = TIMEOUT        # what reaching ``wake_at`` means for a waiting Task
     resume: Resumed | None = None
     job: asyncio.Task[None] | None = None
     dirty: bool = True
@@ -118,7 +124,8 @@ class ExecutionRun:
                  owner: str = "", next_event_id: int = 1, deadline: float | None = None,
                  on_end: Callable[[RunResult], Awaitable[None]] | None = None,
                  on_commit: Callable[[Transition], None] | None = None,
-                 random: Callable[[], float] | None = None) -> None:
+                 random: Callable[[], float] | None = None,
+                 invoker: TaskInvoker | None = None) -> None:
         self.arn = arn
         self.machine = machine
         self.info = info
@@ -132,6 +139,9 @@ class ExecutionRun:
         self.on_end = on_end
         self.on_commit = on_commit
         self.random = random  # Retry's jitter (tests pin it)
+        # Local runs: one callable answers every Task (request/response; heartbeats can't arrive, so
+        # HeartbeatSeconds acts as a second timeout) instead of the registry and task tokens.
+        self.invoker = invoker
         self.threads: dict[str, ThreadState] = {}
         self.result: RunResult | None = None
         self._wakeups: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
@@ -211,7 +221,7 @@ class ExecutionRun:
 
     async def _run_round(self, batch: list[tuple[str, str, Any]]) -> None:
         self._round = _Round()
-        ready: list[tuple[str, Resumed | None]] = []
+        ready: Ready = deque()
         for kind, thread_id, value in batch:
             if kind == "stop":
                 error, cause = value
@@ -233,34 +243,31 @@ class ExecutionRun:
             ready.append((thread_id, value))
         steps = 0
         while ready and self.result is None:
-            thread_id, resumed = ready.pop(0)
-            steps += self._drive(thread_id, resumed, ready)
-            if steps >= MAX_STEPS_PER_ROUND and ready:
+            if steps >= MAX_STEPS_PER_ROUND:
                 # Leave the rest for the next round, after this one's commit.
                 for rest_id, rest_resumed in ready:
                     self._round.after.append(_requeue(self, rest_id, rest_resumed))
-                ready = []
+                break
+            thread_id, resumed = ready.popleft()
+            self._step(thread_id, resumed, ready)
+            steps += 1
         await self._commit()
 
-    def _drive(self, thread_id: str, resumed: Resumed | None, ready: list[tuple[str, Resumed | None]]) -> int:
-        """Advance one thread until it blocks; returns the number of steps taken."""
+    def _step(self, thread_id: str, resumed: Resumed | None, ready: Ready) -> None:
+        """Advance one thread by one state; a thread that can go on takes its turn again after the
+        others (branches and iterations interleave, as they run concurrently on AWS)."""
         thread = self.threads[thread_id]
-        steps = 0
-        while self.result is None and thread.status == "READY":
-            if self.next_event_id > MAX_HISTORY_EVENTS:
-                self._fail_execution("States.Runtime", "The execution reached the maximum number of history "
-                                     f"events ({MAX_HISTORY_EVENTS}).")
-                break
-            if thread.resume is not None:
-                resumed, thread.resume = thread.resume, None
-            outcome = self._advance(thread, resumed)
-            resumed = None
-            steps += 1
-            self._apply(thread, outcome, ready)
-            if steps >= MAX_STEPS_PER_ROUND and thread.status == "READY":
-                self._round.after.append(_requeue(self, thread.id, None))
-                break
-        return steps
+        if thread.status != "READY":
+            return
+        if self.next_event_id > MAX_HISTORY_EVENTS:
+            self._fail_execution("States.Runtime", "The execution reached the maximum number of history "
+                                 f"events ({MAX_HISTORY_EVENTS}).")
+            return
+        if thread.resume is not None:
+            resumed, thread.resume = thread.resume, None
+        self._apply(thread, self._advance(thread, resumed), ready)
+        if thread.status == "READY":
+            ready.append((thread.id, None))
 
     def _advance(self, thread: ThreadState, resumed: Resumed | None) -> Outcome:
         try:
@@ -270,7 +277,7 @@ class ExecutionRun:
             return Failed("States.Runtime", f"Internal error while executing the state "
                                             f"'{thread.cursor.state}': {type(exc).__name__}: {exc}")
 
-    def _apply(self, thread: ThreadState, outcome: Outcome, ready: list[tuple[str, Resumed | None]]) -> None:
+    def _apply(self, thread: ThreadState, outcome: Outcome, ready: Ready) -> None:
         thread.dirty = True
         if isinstance(outcome, Moved):
             thread.cursor, thread.effect, thread.wake_at = outcome.cursor, None, None
@@ -301,15 +308,21 @@ class ExecutionRun:
 
     # -- effects ----------------------------------------------------------------------------------
 
-    def _suspend(self, thread: ThreadState, effect: Effect, ready: list[tuple[str, Resumed | None]]) -> None:
+    def _suspend(self, thread: ThreadState, effect: Effect, ready: Ready) -> None:
         if isinstance(effect, Sleep):
             thread.wake_at = effect.until
             self._round.after.append(lambda: self._arm_sleep(thread))
         elif isinstance(effect, Invoke):
-            now = self.clock.now()
-            thread.wake_at = None if effect.timeout_seconds is None else now + effect.timeout_seconds
+            limits = [(effect.timeout_seconds, TIMEOUT)]
+            if self.invoker is not None:
+                limits.append((effect.heartbeat_seconds, HEARTBEAT_TIMEOUT))
+            set_limits = [(float(seconds), error) for seconds, error in limits if seconds is not None]
+            thread.wake_at, thread.deadline_error = None, TIMEOUT
+            if set_limits:
+                seconds, thread.deadline_error = min(set_limits, key=lambda limit: limit[0])
+                thread.wake_at = self.clock.now() + seconds
             resource = parse_resource(effect.resource)
-            if resource is not None and resource.waits_for_token:
+            if self.invoker is None and resource is not None and resource.waits_for_token:
                 token = effect.task_token or secrets.token_urlsafe(48)
                 if effect.task_token is None:
                     thread.effect = replace(effect, task_token=token)
@@ -336,7 +349,7 @@ class ExecutionRun:
                 return
             self._start_children(thread, ready)
 
-    def _start_children(self, parent: ThreadState, ready: list[tuple[str, Resumed | None]]) -> None:
+    def _start_children(self, parent: ThreadState, ready: Ready) -> None:
         assert isinstance(parent.effect, Fork)
         limit = parent.effect.max_concurrency or len(parent.children)
         running = sum(1 for cid in parent.children[:parent.started_children]
@@ -348,10 +361,9 @@ class ExecutionRun:
             running += 1
             child.status, child.dirty = "READY", True
             starts.append((child.id, None))
-        # Depth first: the children run before anything else queued in this round.
-        ready[:0] = starts
+        ready.extend(starts)
 
-    def _child_finished(self, child: ThreadState, ready: list[tuple[str, Resumed | None]]) -> None:
+    def _child_finished(self, child: ThreadState, ready: Ready) -> None:
         parent = self.threads[child.parent or TOP]
         if parent.status != "WAITING" or not isinstance(parent.effect, Fork):
             return
@@ -369,7 +381,7 @@ class ExecutionRun:
         last_event = 0 if fork.distributed else max(
             (int((c.outcome or {}).get("previous_event_id") or 0) for c in children), default=0)
         parent.status = "READY"
-        ready.insert(0, (parent.id, decision.resumed(last_event)))
+        ready.append((parent.id, decision.resumed(last_event)))
 
     def _history_for(self, thread: ThreadState) -> History:
         """A Distributed Map's iterations are child executions: their events are not in this history."""
@@ -403,7 +415,8 @@ class ExecutionRun:
 
     def _arm_sleep(self, thread: ThreadState) -> None:
         effect = thread.effect
-        assert isinstance(effect, Sleep)
+        if thread.status != "WAITING" or not isinstance(effect, Sleep):
+            return  # cancelled in the round that put it to sleep (a sibling failed, the execution ended)
 
         async def sleep() -> None:
             await self.clock.sleep_until(effect.until)
@@ -412,7 +425,8 @@ class ExecutionRun:
 
     def _arm_task(self, thread: ThreadState) -> None:
         effect = thread.effect
-        assert isinstance(effect, Invoke)
+        if thread.status != "WAITING" or not isinstance(effect, Invoke):
+            return  # cancelled in the round that scheduled it
         thread.job = asyncio.create_task(self._perform(thread, effect))
 
     async def _perform(self, thread: ThreadState, invoke: Invoke) -> None:
@@ -428,26 +442,22 @@ class ExecutionRun:
                     resumed = work.result()
                 else:
                     work.cancel()
-                    resumed = Resumed(error="States.Timeout", cause=None)
+                    resumed = Resumed(error=thread.deadline_error, cause=None, failure=True)
         except asyncio.CancelledError:
             work.cancel()
             raise
         self.deliver(thread.id, resumed)
 
     async def _invoke(self, thread: ThreadState, invoke: Invoke) -> Resumed:
+        if self.invoker is not None:
+            return await _answer(self.invoker(invoke, self.info))
         resource = parse_resource(invoke.resource)
         runner = None if resource is None else self.registry.runner_for(resource)
         if resource is None or runner is None:
             return Resumed(error="States.Runtime", cause=self.registry.problem(invoke.resource))
         if resource.waits_for_token:
             return await self._invoke_and_wait(thread, invoke, resource)
-        try:
-            result = await runner.run(self._task_request(thread, invoke, resource))
-        except StatesError as exc:
-            return Resumed(error=exc.error, cause=exc.cause)
-        except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure
-            return Resumed(error="States.TaskFailed", cause=f"{type(exc).__name__}: {exc}")
-        return Resumed(result=result)
+        return await _answer(runner.run(self._task_request(thread, invoke, resource)))
 
     async def _invoke_and_wait(self, thread: ThreadState, invoke: Invoke, resource: Resource) -> Resumed:
         token = invoke.task_token
@@ -455,12 +465,9 @@ class ExecutionRun:
         if not thread.dispatched:
             runner = self.registry.runner_for(resource)
             assert runner is not None
-            try:
-                await runner.run(self._task_request(thread, invoke, resource))
-            except StatesError as exc:
-                return Resumed(error=exc.error, cause=exc.cause)
-            except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure
-                return Resumed(error="States.TaskFailed", cause=f"{type(exc).__name__}: {exc}")
+            dispatched = await _answer(runner.run(self._task_request(thread, invoke, resource)))
+            if dispatched.failed:
+                return dispatched
             # Remember the dispatch, so a restart waits for the token instead of sending again.
             self._wakeups.put_nowait(("dispatched", thread.id, None))
         answer = await self.tokens.wait(token, invoke.heartbeat_seconds)
@@ -565,6 +572,17 @@ def _ending(thread: ThreadState) -> Ended | Failed | None:
     if thread.status == "FAILED" and outcome is not None:
         return Failed(outcome.get("error"), outcome.get("cause"), int(outcome.get("previous_event_id") or 0))
     return None
+
+
+async def _answer(call: Awaitable[JSON]) -> Resumed:
+    """A task's result, or its failure: a ``StatesError`` as raised, any other exception (a
+    runner's bug) as ``States.TaskFailed``."""
+    try:
+        return Resumed(result=await call)
+    except StatesError as exc:
+        return Resumed(error=exc.error, cause=exc.cause, failure=True)
+    except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure, not the engine's
+        return Resumed(error=TASK_FAILED, cause=f"{type(exc).__name__}: {exc}", failure=True)
 
 
 def _requeue(run: ExecutionRun, thread_id: str, resumed: Resumed | None) -> Callable[[], None]:
