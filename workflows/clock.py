@@ -4,6 +4,7 @@ without sleeping."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -75,4 +76,11 @@ class ManualClock:
 
 def iso8601(moment: float) -> str:
     """AWS's timestamp form in the context object and history: millisecond precision, ``Z``."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(moment * 1000) % 1000:03d}Z"
+    milliseconds = int(moment * 1000)
+    return f"{_whole_second(milliseconds // 1000)}.{milliseconds % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _whole_second(second: int) -> str:
+    # Every state entered in the same second shares this (formatting dominated a Pass loop).
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")

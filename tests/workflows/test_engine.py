@@ -236,3 +236,45 @@ async def test_a_retried_task_runs_again_after_its_backoff(harness: Harness) -> 
     done = await finished(engine, started.arn, within=15)
     assert done.status == "SUCCEEDED", done.cause
     assert len([c for c in engine_support.CALLS if c["fn"] == "flaky"]) == 3
+
+
+async def test_a_distributed_map_runs_each_iteration_as_a_child_execution(harness: Harness) -> None:
+    from sqlalchemy import select
+
+    engine = await harness.engine()
+    flow = await machine(engine, "distributed", {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "MaxConcurrency": 2,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Double", "States": {
+                              "Double": {"Type": "Task", "Resource": FUNCTION + "double",
+                                         "Parameters": {"value.$": "$"}, "OutputPath": "$.value", "End": True}}},
+        "End": True}}})
+    started = await engine.start_execution(flow, "d1", "[1, 2, 3]")
+    done = await finished(engine, started.arn)
+    assert done.status == "SUCCEEDED", done.cause
+    assert json.loads(done.output) == [2, 4, 6]
+    types = [e.type for e in await events_of(engine, started.arn)]
+    assert "MapRunStarted" in types and "MapRunSucceeded" in types and "MapIterationStarted" not in types
+
+    children = await engine.store.db.read(lambda conn: conn.execute(
+        select(tables.executions.c.arn, tables.executions.c.status)
+        .where(tables.executions.c.state_machine_arn == engine.arn("stateMachine", "distributed/Each"))).all())
+    assert len(children) == 3 and {status for _, status in children} == {"SUCCEEDED"}
+    child_history = [e.type for e in await events_of(engine, children[0][0])]
+    assert child_history[0] == "ExecutionStarted" and child_history[-1] == "ExecutionSucceeded"
+
+
+async def test_a_failed_child_execution_fails_the_distributed_map(harness: Harness) -> None:
+    engine = await harness.engine()
+    flow = await machine(engine, "distributed-fail", {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Check", "States": {
+                              "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2,
+                                                                      "Next": "Bad"}], "Default": "Good"},
+                              "Bad": {"Type": "Fail", "Error": "BadItem", "Cause": "two"},
+                              "Good": {"Type": "Succeed"}}},
+        "End": True}}})
+    started = await engine.start_execution(flow, "d2", "[1, 2, 3]")
+    done = await finished(engine, started.arn)
+    assert (done.status, done.error, done.cause) == ("FAILED", "BadItem", "two")

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from workflows.language.env import JSON
 from workflows.language.interpreter import Effect, Fork, Invoke, Sleep
 
 
-def effect_to_json(effect: Effect) -> dict[str, JSON]:
+@dataclass(frozen=True)
+class ChildExecution:
+    """A Distributed Map iteration run as an execution of its own: the iteration's thread waits
+    for ``token``, which the child answers when it ends. (An engine effect: the interpreter never
+    asks for it, it only marks its Fork ``distributed``.)"""
+
+    token: str
+    label: str          # the Map state's name: child ARNs read ``...:execution:<machine>/<label>:<id>``
+
+
+EngineEffect = Effect | ChildExecution
+
+
+def effect_to_json(effect: EngineEffect) -> dict[str, JSON]:
+    if isinstance(effect, ChildExecution):
+        return {"kind": "ChildExecution", "token": effect.token, "label": effect.label}
     if isinstance(effect, Sleep):
         return {"kind": "Sleep", "until": effect.until}
     if isinstance(effect, Invoke):
@@ -19,11 +35,13 @@ def effect_to_json(effect: Effect) -> dict[str, JSON]:
     return {"kind": "Fork", "fork": effect.kind, "children": len(effect.children),
             "max_concurrency": effect.max_concurrency,
             "tolerated_count": effect.tolerated_failure_count,
-            "tolerated_percentage": effect.tolerated_failure_percentage}
+            "tolerated_percentage": effect.tolerated_failure_percentage, "distributed": effect.distributed}
 
 
-def effect_from_json(data: Mapping[str, JSON]) -> Effect:
+def effect_from_json(data: Mapping[str, JSON]) -> EngineEffect:
     kind = data["kind"]
+    if kind == "ChildExecution":
+        return ChildExecution(token=str(data["token"]), label=str(data["label"]))
     if kind == "Sleep":
         return Sleep(until=float(data["until"]))
     if kind == "Invoke":
@@ -32,4 +50,4 @@ def effect_from_json(data: Mapping[str, JSON]) -> Effect:
                       credentials=data.get("credentials"))
     return Fork(kind=data["fork"], children=(), max_concurrency=int(data["max_concurrency"]),
                 tolerated_failure_count=data["tolerated_count"],
-                tolerated_failure_percentage=data["tolerated_percentage"])
+                tolerated_failure_percentage=data["tolerated_percentage"], distributed=bool(data.get("distributed")))

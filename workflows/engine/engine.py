@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import uuid
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from workflows.clock import Clock, SystemClock
+from workflows.engine.effects import ChildExecution
 from workflows.engine.records import JSON, Execution, HistoryEvent, StateMachine, TaskToken, dumps
-from workflows.engine.run import ExecutionRun, MemoryJournal, RunResult
+from workflows.engine.run import ChildRequest, ExecutionRun, MemoryJournal, RunResult
 from workflows.engine.store import SqlExecutionStore, Transition
 from workflows.engine.tasks import TaskRegistry
 from workflows.errors import HEARTBEAT_TIMEOUT, WorkflowApiError
@@ -67,6 +69,7 @@ class WorkflowEngine:
         self._heartbeats: dict[str, float] = {}
         self._activity_waiters: dict[str, set[asyncio.Event]] = {}
         self._maintenance: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -147,7 +150,9 @@ class WorkflowEngine:
                             tokens=self, journal=self.store, owner=self.options.instance_id,
                             next_event_id=next_event_id, deadline=deadline,
                             on_end=lambda result: self._ended(arn, result),
-                            on_commit=lambda transition: self._notify(info.state_machine_arn, transition))
+                            on_commit=lambda transition: self._notify(info.state_machine_arn, transition),
+                            start_child=lambda request: self._start_child(info, request),
+                            on_child_cancelled=lambda child: self._stop_child(info, child))
 
     def _notify(self, state_machine_arn: str, transition: Transition) -> None:
         status = transition.end.status if transition.end is not None else "RUNNING"
@@ -194,6 +199,34 @@ class WorkflowEngine:
             run.stop(stop.get("error"), stop.get("cause"))
         self._launch(run)
 
+    # -- Distributed Map iterations: child executions ------------------------------------------------
+
+    def _child_arn_parts(self, parent: ExecutionInfo, token: str, label: str) -> tuple[str, str]:
+        # A name derived from the (persisted) token: starting it again after a crash finds the same one.
+        return f"{parent.state_machine_name}/{label}", hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    async def _start_child(self, parent: ExecutionInfo, request: ChildRequest) -> None:
+        machine_name, name = self._child_arn_parts(parent, request.token, request.label)
+        now = self.clock.now()
+        child_machine = StateMachine(arn=self.arn("stateMachine", machine_name), name=machine_name,
+                                     type="STANDARD", definition=dumps(request.definition),
+                                     role_arn=parent.role_arn, status="ACTIVE", created=now, updated=now,
+                                     revision_id="")
+        await self.start_execution(child_machine, name, dumps(request.input),
+                                   parent={"token": request.token, "pattern": "map",
+                                           "execution": parent.execution_arn})
+
+    def _stop_child(self, parent: ExecutionInfo, child: ChildExecution) -> None:
+        machine_name, name = self._child_arn_parts(parent, child.token, child.label)
+        arn = self.arn("execution", machine_name, name)
+
+        async def stop() -> None:
+            with contextlib.suppress(WorkflowApiError):
+                await self.stop_execution(arn, "States.Aborted", "The Map Run was stopped")
+        task = asyncio.create_task(stop())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _ended(self, arn: str, result: RunResult) -> None:
         if result.status == "LOST":
             return
@@ -205,6 +238,12 @@ class WorkflowEngine:
         parent = execution.parent
         assert isinstance(parent, Mapping)
         token = str(parent.get("token"))
+        if parent.get("pattern") == "map":
+            answer_map: dict[str, JSON] = ({"output": result.output} if result.status == "SUCCEEDED"
+                                           else {"error": result.error, "cause": result.cause})
+            with contextlib.suppress(WorkflowApiError):  # the Map stopped waiting (it failed, or was stopped)
+                await self.complete_token(token, answer_map)
+            return
         described = describe_execution(execution, result, self.clock.now(),
                                        parse_output=parent.get("pattern") == "sync:2")
         if result.status == "SUCCEEDED":

@@ -18,10 +18,11 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from workflows.clock import Clock
-from workflows.engine.effects import effect_from_json, effect_to_json
+from workflows.engine.effects import ChildExecution, EngineEffect, effect_from_json, effect_to_json
 from workflows.engine.records import JSON, HistoryEvent, TaskToken, ThreadRow, dumps
 from workflows.engine.store import ExecutionEnd, LeaseLost, ThreadWrite, Transition
 from workflows.engine.tasks import Resource, TaskRegistry, TaskRequest, parse_resource
@@ -43,6 +44,7 @@ from workflows.language.interpreter import (
     abort_thread,
     advance,
     fork_progress,
+    scope_states,
 )
 
 TOP = "0"
@@ -68,6 +70,20 @@ class MemoryJournal:
         self.events.extend(transition.events)
 
 
+@dataclass(frozen=True)
+class ChildRequest:
+    """Start a Distributed Map iteration as a child execution that answers ``token`` at its end."""
+
+    token: str
+    label: str
+    index: int
+    definition: Mapping[str, JSON]
+    input: JSON
+
+
+ChildStarter = Callable[[ChildRequest], Awaitable[None]]
+
+
 class TokenWaiter(Protocol):
     async def wait(self, token: str, heartbeat_seconds: float | None) -> Mapping[str, JSON]:
         """The answer to a task token: ``{"output": ...}`` or ``{"error", "cause"}``."""
@@ -80,7 +96,7 @@ class ThreadState:
     parent: str | None
     cursor: Cursor
     status: str                          # PENDING | READY | WAITING | ENDED | FAILED | CANCELLED
-    effect: Effect | None = None
+    effect: EngineEffect | None = None
     wake_at: float | None = None
     outcome: dict[str, JSON] | None = None
     children: list[str] = field(default_factory=list)
@@ -125,7 +141,9 @@ class ExecutionRun:
                  on_end: Callable[[RunResult], Awaitable[None]] | None = None,
                  on_commit: Callable[[Transition], None] | None = None,
                  random: Callable[[], float] | None = None,
-                 invoker: TaskInvoker | None = None) -> None:
+                 invoker: TaskInvoker | None = None,
+                 start_child: ChildStarter | None = None,
+                 on_child_cancelled: Callable[[ChildExecution], None] | None = None) -> None:
         self.arn = arn
         self.machine = machine
         self.info = info
@@ -142,6 +160,9 @@ class ExecutionRun:
         # Local runs: one callable answers every Task (request/response; heartbeats can't arrive, so
         # HeartbeatSeconds acts as a second timeout) instead of the registry and task tokens.
         self.invoker = invoker
+        # Without one (local runs), a Distributed Map's iterations run as threads of this run.
+        self.start_child = start_child
+        self.on_child_cancelled = on_child_cancelled
         self.threads: dict[str, ThreadState] = {}
         self.result: RunResult | None = None
         self._wakeups: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
@@ -240,6 +261,9 @@ class ExecutionRun:
                 continue
             if kind == "resume":
                 thread.status, thread.job = "READY", None
+                if isinstance(thread.effect, ChildExecution):
+                    self._child_execution_ended(thread, value, ready)
+                    continue
             ready.append((thread_id, value))
         steps = 0
         while ready and self.result is None:
@@ -359,9 +383,48 @@ class ExecutionRun:
             child = self.threads[parent.children[parent.started_children]]
             parent.started_children += 1
             running += 1
-            child.status, child.dirty = "READY", True
+            child.dirty = True
+            if parent.effect.distributed and self.start_child is not None:
+                self._start_child_execution(parent, child)
+                continue
+            child.status = "READY"
             starts.append((child.id, None))
         ready.extend(starts)
+
+    def _start_child_execution(self, parent: ThreadState, child: ThreadState) -> None:
+        token = secrets.token_urlsafe(48)
+        child.status, child.effect = "WAITING", ChildExecution(token=token, label=parent.cursor.state)
+        self._round.tokens.append(TaskToken(token=token, execution_arn=self.arn, thread_id=child.id,
+                                            activity_arn=None, status="WAITING", input=None, worker=None,
+                                            heartbeat_deadline=None, outcome=None))
+        self._round.after.append(lambda: self._arm_child_execution(child))
+
+    def _arm_child_execution(self, thread: ThreadState) -> None:
+        effect = thread.effect
+        if thread.status != "WAITING" or not isinstance(effect, ChildExecution) or self.start_child is None:
+            return
+        starter = self.start_child
+        scope_machine = dict(self.machine)
+        processor_states = scope_states(self.machine, thread.cursor.scope)
+        definition = {"StartAt": thread.cursor.state, "States": processor_states}
+        if "QueryLanguage" in scope_machine:
+            definition["QueryLanguage"] = scope_machine["QueryLanguage"]
+        request = ChildRequest(token=effect.token, label=effect.label, index=int(thread.id.rsplit(".", 1)[1]),
+                               definition=definition, input=thread.cursor.input)
+
+        async def perform() -> None:
+            if not thread.dispatched:
+                await starter(request)
+                self._wakeups.put_nowait(("dispatched", thread.id, None))
+            answer = await self.tokens.wait(effect.token, None)
+            if "error" in answer:
+                self.deliver(thread.id, Resumed(error=answer.get("error"), cause=answer.get("cause"), failure=True))
+            else:
+                self.deliver(thread.id, Resumed(result=answer.get("output")))
+        thread.job = asyncio.create_task(perform())
+
+    def _child_execution_ended(self, thread: ThreadState, resumed: Resumed, ready: Ready) -> None:
+        self._apply(thread, Failed(resumed.error, resumed.cause) if resumed.failed else Ended(resumed.result), ready)
 
     def _child_finished(self, child: ThreadState, ready: Ready) -> None:
         parent = self.threads[child.parent or TOP]
@@ -395,8 +458,12 @@ class ExecutionRun:
 
     def _cancel(self, thread: ThreadState) -> None:
         thread.status, thread.dirty = "CANCELLED", True
-        if thread.effect is not None and isinstance(thread.effect, Invoke) and thread.effect.task_token:
+        if isinstance(thread.effect, Invoke) and thread.effect.task_token:
             self._round.drop_tokens.append(thread.effect.task_token)
+        if isinstance(thread.effect, ChildExecution):
+            self._round.drop_tokens.append(thread.effect.token)
+            if self.on_child_cancelled is not None:
+                self._round.after.append(partial(self.on_child_cancelled, thread.effect))
         thread.effect, thread.wake_at = None, None
         if thread.job is not None:
             thread.job.cancel()
@@ -411,6 +478,8 @@ class ExecutionRun:
             self._arm_sleep(thread)
         elif isinstance(thread.effect, Invoke):
             self._arm_task(thread)
+        elif isinstance(thread.effect, ChildExecution):
+            self._arm_child_execution(thread)
         # A waiting Fork parent is woken by its children.
 
     def _arm_sleep(self, thread: ThreadState) -> None:

@@ -54,6 +54,8 @@ _UNDEFINED: Any = object()  # a filter operand whose path matched nothing
 
 def select(path: str, env: Env) -> JSON:
     """The value ``path`` names; a definite path that matches nothing raises ``PathNotFound``."""
+    if path == "$":
+        return env.input  # the default InputPath/OutputPath of nearly every state
     parsed = parse(path)
     return _evaluate(parsed, root_value(path, env), env.input)
 
