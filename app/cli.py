@@ -1,4 +1,5 @@
-"""The ``trellis`` command: serve, check, and manage API keys and IAM (``trellis iam``)."""
+"""The ``trellis`` command: serve, check, manage API keys and IAM (``trellis iam``), run and read
+workflows (``trellis workflows``)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
     from app.userpool_cli import register as register_user_pool
 
     register_user_pool(commands, common)
+    from app.workflows_cli import register as register_workflows
+
+    register_workflows(commands, common)
     return root
 
 

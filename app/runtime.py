@@ -19,6 +19,8 @@ from app.realtime.events import ChangePublisher
 from app.realtime.subscriptions import SubscriptionEngine
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
+from app.workflow_graphql import WorkflowGraphQL, workflow_graphql_config
+from app.workflows_setup import WorkflowHost, attach_workflows, workflows_config
 from auth.api_keys import ApiKeyStore
 from auth.base import Authenticator
 from auth.config import build_authenticator
@@ -32,6 +34,7 @@ from resolvers.model.store import ModelStore
 from resolvers.model.tokens import TokenCodec
 from resolvers.registry import build_configured
 from resolvers.runtime import ResolverRuntime
+from workflows.engine.engine import WorkflowEngine
 
 DEFAULT_DATASOURCE = "default"
 
@@ -53,6 +56,9 @@ class Runtime:
     user_pool: UserPool | None = None  # [auth.user_pool]
     pubsub: PubSub = field(default_factory=MemoryPubSub)
     subscriptions: SubscriptionEngine | None = None
+    workflow_graphql: WorkflowGraphQL | None = None  # [workflows]: its GraphQL fields and events
+    workflows: WorkflowEngine | None = None  # [workflows]: the engine (app.workflows_setup)
+    workflow_host: WorkflowHost | None = None  # starts and closes the engine and what it holds
     ready: bool = False
 
     async def start(self) -> None:
@@ -67,10 +73,18 @@ class Runtime:
             await self.user_pool.start()
         if self.settings.env_api_key:
             self.api_keys.register(self.settings.env_api_key)
+        if self.workflow_host is not None:
+            await self.workflow_host.start()
+        if self.workflow_graphql is not None:  # after the engine: it installs state machines on it
+            await self.workflow_graphql.start(self.pubsub)
         self.ready = True
 
     async def close(self) -> None:
         self.ready = False
+        if self.workflow_graphql is not None:
+            await self.workflow_graphql.close()
+        if self.workflow_host is not None:  # before the data sources its tasks call
+            await self.workflow_host.close()
         if self.subscriptions is not None:
             await self.subscriptions.close()
         await self.pubsub.close()
@@ -94,8 +108,12 @@ def build(settings: Settings) -> Runtime:
             importlib.import_module(module)
         except ImportError as exc:
             problems.append(Problem(f"resolver module {module!r} cannot be imported: {exc}", file=where))
+    workflow_config, workflow_problems = workflow_graphql_config(settings, where)
+    problems.extend(workflow_problems)
+    engine_config, engine_problems = workflows_config(settings, where)
+    problems.extend(engine_problems)
     try:
-        loaded = load_schema(settings.schema_path)
+        loaded = load_schema(settings.schema_path, workflow_config.extend if workflow_config else None)
     except ConfigError as exc:
         raise ConfigError([*exc.problems, *problems]) from exc
 
@@ -147,6 +165,11 @@ def build(settings: Settings) -> Runtime:
     if sts is not None:
         runtime.query_services.append(sts)  # STS whenever AWS_IAM is one of the API's modes
     _attach_realtime(runtime)
+    if engine_config is not None:
+        attach_workflows(runtime, engine_config)
+    if workflow_config is not None:
+        runtime.workflow_graphql = WorkflowGraphQL(workflow_config, loaded.schema, datasources,
+                                                   engine=lambda: getattr(runtime, "workflows", None))
     if user_pool is not None:
         runtime.user_pool = user_pool
         runtime.json_services.append(user_pool_service(user_pool, authenticator, settings))

@@ -9,12 +9,13 @@ for a field that does not exist is a start-up error, never a request-time surpri
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graphql import (
+    DefinitionNode,
     DocumentNode,
     GraphQLError,
     GraphQLObjectType,
@@ -36,6 +37,9 @@ from resolvers.model.transformer import TransformResult, transform
 from resolvers.publish import publishing_resolver
 
 BUILTIN_SOURCE_NAME = "<appsync built-ins>"
+# ``@aws_subscribe(mutations: ["trellis:..."])`` names a topic Trellis publishes to itself; no
+# mutation can have that name.
+INTERNAL_TOPIC_PREFIX = "trellis:"
 _BUILTINS = parse(Source(APPSYNC_SCALAR_SDL + APPSYNC_DIRECTIVES_SDL + AMPLIFY_DIRECTIVES_SDL, BUILTIN_SOURCE_NAME))
 
 
@@ -65,7 +69,11 @@ def _problems_from(errors: Iterable[GraphQLError], fallback_file: str) -> list[P
     return problems
 
 
-def load_schema_text(text: str, name: str) -> LoadedSchema:
+# Extra definitions appended after the @model transform (the workflow SDL when [workflows] is set).
+Extender = Callable[[Sequence[DefinitionNode]], Sequence[DefinitionNode]]
+
+
+def load_schema_text(text: str, name: str, extend: Extender | None = None) -> LoadedSchema:
     try:
         user = parse(Source(text, name))
     except GraphQLSyntaxError as exc:
@@ -73,7 +81,10 @@ def load_schema_text(text: str, name: str) -> LoadedSchema:
     result = transform(user, name)
     if result.problems:
         raise ConfigError(result.problems)
-    document = DocumentNode(definitions=(*_BUILTINS.definitions, *result.definitions))
+    definitions = tuple(result.definitions)
+    if extend is not None:
+        definitions += tuple(extend(definitions))
+    document = DocumentNode(definitions=(*_BUILTINS.definitions, *definitions))
     errors = validate_sdl(document)
     if errors:
         raise ConfigError(_problems_from(errors, name))
@@ -88,13 +99,13 @@ def load_schema_text(text: str, name: str) -> LoadedSchema:
     return LoadedSchema(schema, result, Path(name))
 
 
-def load_schema(path: str | Path) -> LoadedSchema:
+def load_schema(path: str | Path, extend: Extender | None = None) -> LoadedSchema:
     file = Path(path)
     try:
         text = file.read_text()
     except OSError as exc:
         raise ConfigError([Problem(f"cannot read schema: {exc.strerror}", file=str(file))]) from exc
-    return load_schema_text(text, str(file))
+    return load_schema_text(text, str(file), extend)
 
 
 def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: str | None) -> list[Problem]:
@@ -134,6 +145,8 @@ def bind_resolvers(loaded: LoadedSchema, resolvers: Mapping[str, Any], where: st
         field.resolve = resolver
     model_mutations = {c.split(".", 1)[1] for c in model.operations if c.startswith("Mutation.")}
     for name in sorted(all_subscribed_mutations(schema) - model_mutations):
+        if name.startswith(INTERNAL_TOPIC_PREFIX):
+            continue  # published by Trellis itself (e.g. workflow events), not by a mutation
         field = _field(schema, "Mutation", name)
         if field is None:
             message = f"@aws_subscribe names mutation {name!r}, but the schema has no such mutation"

@@ -9,6 +9,7 @@ The config file (``trellis.toml`` next to the schema, or ``--config PATH``) has 
     [resolvers."Type.field"]  datasource, request, response, handler, functions, before, after
     [functions.NAME]     datasource, request, response (pipeline functions)
     [auth]               default, additional, [auth.openid_connect], [auth.cognito_user_pools]
+    [workflows]          the workflow engine and its Step Functions API (see app.workflows_setup)
     resolver_modules = ["resolvers.demo"]   modules whose @resolver decorators bind fields
 
 Secrets never live in the file: ``TRELLIS_API_KEY`` registers an API key at start-up,
@@ -32,6 +33,7 @@ from app.realtime.config import RealtimeConfig, realtime_config
 DEFAULT_CONFIG_NAME = "trellis.toml"
 _TOP_LEVEL_KEYS = {
     "server", "database", "limits", "datasources", "resolvers", "functions", "resolver_modules", "auth", "realtime",
+    "workflows",
 }
 
 
@@ -55,6 +57,7 @@ class Settings:
     token_secret: bytes | None = None
     debug: bool = False
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    workflows: Mapping[str, Any] | None = None  # the [workflows] table; None: no workflow engine
 
     @property
     def effective_database_url(self) -> str:
@@ -129,6 +132,7 @@ def load_settings(
         ),
         "token_secret": env["TRELLIS_SECRET"].encode() if env.get("TRELLIS_SECRET") else None,
         "debug": env.get("TRELLIS_DEBUG", "") in {"1", "true"},
+        "workflows": _table(raw, "workflows", problems, where) if "workflows" in raw else None,
         "realtime": realtime_config(_table(raw, "realtime", problems, where), env.get("TRELLIS_REDIS_URL") or None,
                                     problems, where),
     }

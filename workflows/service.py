@@ -13,19 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
-
-from workflows.engine import tables
 from workflows.engine.engine import WorkflowEngine
-from workflows.engine.records import JSON, Activity, StateMachine, dumps
+from workflows.engine.records import JSON, StateMachine
 from workflows.errors import DefinitionError, WorkflowApiError
 from workflows.language import validation
+from workflows.service_activities import (
+    MAX_CAUSE_LENGTH,
+    MAX_ERROR_LENGTH,
+    create_activity,
+    delete_activity,
+    describe_activity_op,
+    get_activity_task,
+    list_activities,
+    send_task_failure,
+    send_task_heartbeat,
+    send_task_success,
+)
 from workflows.service_params import (
     EXECUTION_STATUSES,
     Request,
@@ -38,7 +46,6 @@ from workflows.service_params import (
 )
 from workflows.service_redrive import redrive_execution
 from workflows.service_shapes import (
-    describe_activity,
     describe_execution,
     describe_state_machine,
     describe_state_machine_for_execution,
@@ -46,15 +53,12 @@ from workflows.service_shapes import (
     history_event,
     state_machine_list_item,
     sync_execution,
-    tags_of,
 )
+from workflows.service_tags import list_tags_for_resource, tag_map, tag_resource, untag_resource, write_options
 from workflows.service_test_state import test_state
 
 MACHINE_TYPES = ("STANDARD", "EXPRESS")
 MAX_DEFINITION_LENGTH = 1048576
-MAX_TOKEN_LENGTH = 2048
-MAX_CAUSE_LENGTH = 32768
-MAX_ERROR_LENGTH = 256
 ACTIVITY_POLL_SECONDS = 60.0
 
 
@@ -87,14 +91,6 @@ def _check_definition(api: StepFunctionsApi, definition: str, machine_type: str)
         raise WorkflowApiError("InvalidDefinition", validation.invalid_definition_message(exc.problems)) from None
 
 
-def _tag_map(tags: Any) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, list) or not all(isinstance(tag, Mapping) for tag in tags):
-        raise WorkflowApiError("ValidationException", "tags must be a list of {key, value}")
-    return {str(tag.get("key")): str(tag.get("value", "")) for tag in tags}
-
-
 def _options(request: Request, base: Mapping[str, JSON] | None = None) -> dict[str, JSON]:
     options: dict[str, JSON] = dict(base or {})
     for name in ("loggingConfiguration", "tracingConfiguration"):
@@ -116,7 +112,7 @@ async def create_state_machine(api: StepFunctionsApi, request: Request) -> dict[
     if existing is not None:
         return _idempotent_create(existing, definition, role_arn, machine_type)
     _check_definition(api, definition, machine_type)
-    options["tags"] = _tag_map(request.get("tags"))
+    options["tags"] = tag_map(request.get("tags"))
     now = api.engine.clock.now()
     machine = StateMachine(arn=api.engine.arn("stateMachine", name), name=name, type=machine_type,
                            definition=definition, role_arn=role_arn, status="ACTIVE", created=now, updated=now,
@@ -165,14 +161,8 @@ async def update_state_machine(api: StepFunctionsApi, request: Request) -> dict[
         raise WorkflowApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine.arn}'")
     options = _options(request, machine.options)
     if options != dict(machine.options):
-        await _write_options(api, machine.arn, options)
+        await write_options(api, machine.arn, options)
     return {"updateDate": now, "revisionId": revision}
-
-
-async def _write_options(api: StepFunctionsApi, arn: str, options: Mapping[str, JSON]) -> None:
-    table = tables.state_machines
-    await api.engine.store.db.write(
-        lambda conn: conn.execute(update(table).where(table.c.arn == arn).values(options=dumps(dict(options)))))
 
 
 async def delete_state_machine(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
@@ -294,85 +284,6 @@ async def redrive_execution_op(api: StepFunctionsApi, request: Request) -> dict[
     return {"redriveDate": await redrive_execution(api.engine, execution)}
 
 
-# -- activities and task tokens -------------------------------------------------------------------------
-
-async def create_activity(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    name = check_name(request.required("name"))
-    activity = Activity(arn=api.engine.arn("activity", name), name=name, created=api.engine.clock.now())
-    stored = await api.engine.store.create_activity(activity)  # idempotent: an existing one is returned
-    return {"activityArn": stored.arn, "creationDate": stored.created}
-
-
-async def _activity(api: StepFunctionsApi, arn: str) -> Activity:
-    arn_kind(arn, "activity")
-    activity = await api.engine.store.get_activity(arn)
-    if activity is None:
-        raise WorkflowApiError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
-    return activity
-
-
-async def delete_activity(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    arn = request.required("activityArn")
-    arn_kind(arn, "activity")
-    await api.engine.store.delete_activity(arn)
-    return {}
-
-
-async def describe_activity_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    return describe_activity(await _activity(api, request.required("activityArn")))
-
-
-async def list_activities(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    size = request.page_size()
-    after = decode_token(request.string("nextToken"))
-    rows = await api.engine.store.list_activities(after, size + 1)
-    answer: dict[str, JSON] = {"activities": [describe_activity(row) for row in rows[:size]]}
-    if len(rows) > size:
-        answer["nextToken"] = encode_token(rows[size - 1].arn)
-    return answer
-
-
-async def get_activity_task(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    """Long poll (up to 60 s): the next task of the activity, or ``{}`` when none came."""
-    activity = await _activity(api, request.required("activityArn"))
-    worker = request.string("workerName", max_length=80) or ""
-    task = await api.engine.get_activity_task(activity.arn, worker, api.activity_poll_seconds)
-    if task is None:
-        return {}
-    return {"taskToken": task.token, "input": task.input if task.input is not None else "{}"}
-
-
-def _task_token(request: Request) -> str:
-    token = request.required("taskToken", max_length=MAX_TOKEN_LENGTH)
-    if not token:
-        raise WorkflowApiError("InvalidToken", "Invalid token")
-    return token
-
-
-async def send_task_success(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    token = _task_token(request)
-    output_text = request.required("output", max_length=262144)
-    try:
-        output = json.loads(output_text)
-    except ValueError as exc:
-        raise WorkflowApiError("InvalidOutput", f"Invalid Output: '{exc}'") from None
-    await api.engine.complete_token(token, {"output": output})
-    return {}
-
-
-async def send_task_failure(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    token = _task_token(request)
-    error = request.string("error", max_length=MAX_ERROR_LENGTH)
-    cause = request.string("cause", max_length=MAX_CAUSE_LENGTH)
-    await api.engine.complete_token(token, {"error": error, "cause": cause})
-    return {}
-
-
-async def send_task_heartbeat(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    await api.engine.heartbeat(_task_token(request))
-    return {}
-
-
 # -- definitions -----------------------------------------------------------------------------------------
 
 async def validate_state_machine_definition(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
@@ -396,41 +307,6 @@ async def validate_state_machine_definition(api: StepFunctionsApi, request: Requ
 
 async def test_state_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
     return await test_state(api.engine, request)
-
-
-# -- tags --------------------------------------------------------------------------------------------------
-
-async def _tagged(api: StepFunctionsApi, arn: str) -> StateMachine:
-    kind = arn_kind(arn, "stateMachine", "activity")
-    machine = await api.engine.store.get_state_machine(arn) if kind == "stateMachine" else None
-    if machine is None:
-        # Activities exist but their tags are not kept (only state machines keep options).
-        raise WorkflowApiError("ResourceNotFound", f"Resource not found: '{arn}'")
-    return machine
-
-
-async def tag_resource(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _tagged(api, request.required("resourceArn"))
-    tags = {**dict(machine.options.get("tags") or {}), **_tag_map(request.get("tags"))}
-    if len(tags) > 50:
-        raise WorkflowApiError("TooManyTags", f"Too many tags on '{machine.arn}' (at most 50)")
-    await _write_options(api, machine.arn, {**machine.options, "tags": tags})
-    return {}
-
-
-async def untag_resource(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _tagged(api, request.required("resourceArn"))
-    keys = request.get("tagKeys")
-    if not isinstance(keys, list):
-        raise WorkflowApiError("ValidationException", "tagKeys must be a list of strings")
-    tags = {key: value for key, value in dict(machine.options.get("tags") or {}).items() if key not in keys}
-    await _write_options(api, machine.arn, {**machine.options, "tags": tags})
-    return {}
-
-
-async def list_tags_for_resource(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _tagged(api, request.required("resourceArn"))
-    return {"tags": list(tags_of(machine))}
 
 
 OPERATIONS: dict[str, Operation] = {

@@ -9,13 +9,11 @@ authorizer's credential lookup (looked up per request: it is replaced when IAM i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from app.errors import ConfigError, Problem
 from app.settings import Settings
 from auth.base import Authenticator
-from auth.iam_authorizer import IamAuthorizer, StaticCredentials, administrator
-from auth.sigv4 import Credential, CredentialLookup
+from auth.service_credentials import service_credentials
 from auth.userpool.admin import AdminGate
 from auth.userpool.config import parse_user_pool
 from auth.userpool.pool import UserPool
@@ -36,33 +34,6 @@ def user_pool_from_settings(settings: Settings, database: SqlDatabase) -> UserPo
     return UserPool(config, database, settings.pagination_secret)
 
 
-class _IamLookup:
-    """The AWS_IAM authorizer's lookup at the time of the request, else the administrator key alone."""
-
-    def __init__(self, authenticator: Authenticator, fallback: CredentialLookup) -> None:
-        self._authenticator = authenticator
-        self._fallback = fallback
-
-    def _current(self) -> Any:
-        iam = next((a for a in self._authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
-        return iam.lookup if iam is not None else self._fallback
-
-    async def find(self, access_key_id: str) -> Credential | None:
-        credential: Credential | None = await self._current().find(access_key_id)
-        return credential
-
-    async def find_session(self, access_key_id: str, session_token: str) -> Credential | None:
-        """STS session credentials, when the current lookup resolves them from their token."""
-        current = self._current()
-        find_session = getattr(current, "find_session", None)
-        # Without it, a long-term key's credential is returned and verify() refuses the stray token.
-        credential: Credential | None = await (find_session(access_key_id, session_token) if find_session
-                                               else current.find(access_key_id))
-        return credential
-
-
 def user_pool_service(pool: UserPool, authenticator: Authenticator, settings: Settings) -> UserPoolService:
-    admin = settings.admin_access_key
-    credentials = {admin[0]: administrator(admin[0], admin[1], pool.config.account_id)} if admin else {}
-    lookup = _IamLookup(authenticator, StaticCredentials(credentials))
+    lookup = service_credentials(authenticator, settings.admin_access_key, pool.config.account_id)
     return UserPoolService(pool, AdminGate(lookup, pool.config.region))

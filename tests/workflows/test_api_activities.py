@@ -103,7 +103,7 @@ def test_a_botocore_activity_worker_processes_the_tasks_of_running_executions(
     inputs = [{"box": 1}, {"box": 2, "fail": True}, {"box": 3}]
     executions = [sfn.start_execution(stateMachineArn=machine, input=json.dumps(i))["executionArn"] for i in inputs]
     handled: list[dict[str, Any]] = []
-    worker = threading.Thread(target=_worker, args=(served.client(), activity, len(inputs), handled))
+    worker = threading.Thread(target=_worker, args=(served.client(), activity, len(inputs), handled), daemon=True)
     worker.start()
     worker.join(timeout=20)
     assert not worker.is_alive()
@@ -123,8 +123,11 @@ def test_task_answers_are_checked(served: Served, sfn: Any) -> None:
     machine = create_machine(sfn, "checked-machine", _machine(activity))
     execution = sfn.start_execution(stateMachineArn=machine, input='{"box": 9}')["executionArn"]
     task: dict[str, Any] = {}
-    while "taskToken" not in task:
+    for _ in range(20):  # each poll waits at most 0.3 s here
         task = sfn.get_activity_task(activityArn=activity)
+        if "taskToken" in task:
+            break
+    assert json.loads(task["input"]) == {"box": 9}
     with pytest.raises(botocore.exceptions.ClientError) as not_json:
         sfn.send_task_success(taskToken=task["taskToken"], output="{not json")
     assert error_code(not_json.value) == "InvalidOutput"

@@ -256,10 +256,11 @@ def test_test_state_says_whether_a_task_error_would_be_retried_or_caught(sfn: An
 
 def test_a_failed_execution_is_redriven_from_the_state_that_failed(sfn: Any, request: pytest.FixtureRequest) -> None:
     definition = {"StartAt": "Prepare", "States": {
-        "Prepare": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.prepared", "Next": "Flaky"},
+        "Prepare": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.prepared", "Assign": {"who": "prep"},
+                    "Next": "Flaky"},
         "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                  "Parameters": {"FunctionName": "flaky", "Payload.$": "$"}, "OutputPath": "$.Payload",
-                  "End": True}}}
+                  "Parameters": {"FunctionName": "flaky", "Payload": {"input.$": "$", "who.$": "$who"}},
+                  "OutputPath": "$.Payload", "End": True}}}
     arn = create_machine(sfn, _name(request), definition)
     api_support.FLAKY["failing"] = True
     execution = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]
@@ -272,7 +273,9 @@ def test_a_failed_execution_is_redriven_from_the_state_that_failed(sfn: Any, req
     sfn.redrive_execution(executionArn=execution)
     described = wait_until_done(sfn, execution)
     assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
-    assert json.loads(described["output"]) == {"fixed": {"order": 7, "prepared": {"step": 1}}}
+    # Flaky ran again with the input it had and the variable Prepare had assigned.
+    assert json.loads(described["output"]) == {"fixed": {"input": {"order": 7, "prepared": {"step": 1}},
+                                                          "who": "prep"}}
     types = [event["type"] for event in sfn.get_execution_history(executionArn=execution)["events"]]
     assert types.count("PassStateEntered") == 1  # Prepare did not run again
     assert types[types.index("ExecutionFailed") + 1] == "ExecutionRedriven"

@@ -289,7 +289,7 @@ def test_workflows_options_are_checked_with_every_problem_reported(tmp_path: Pat
         assert fragment in messages
 
 
-def test_without_a_workflows_table_there_is_no_engine_and_no_step_functions_api(tmp_path: Path) -> None:
+async def test_without_a_workflows_table_there_is_no_engine_and_no_step_functions_api(tmp_path: Path) -> None:
     from app.runtime import build
     from app.settings import load_settings
 
@@ -297,3 +297,29 @@ def test_without_a_workflows_table_there_is_no_engine_and_no_step_functions_api(
     runtime = build(load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".trellis"))
     assert runtime.workflows is None
     assert all(service.target_prefix != "AWSStepFunctions" for service in runtime.json_services)
+    await runtime.close()
+
+
+async def test_a_workflows_database_url_gives_the_engine_its_own_database(tmp_path: Path) -> None:
+    from app.runtime import build
+    from app.settings import load_settings
+    from workflows.engine.records import StateMachine
+
+    own = tmp_path / "engine.db"
+    (tmp_path / "schema.graphql").write_text("type Query { hello: String }\n")
+    (tmp_path / "trellis.toml").write_text(f'[workflows]\ndatabase_url = "sqlite+aiosqlite:///{own}"\n'
+                                           'instance_id = "instance-a"\nlease_seconds = 5\n')
+    runtime = build(load_settings(tmp_path / "schema.graphql", environ={}, data_dir=tmp_path / ".trellis",
+                                  database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"))
+    await runtime.start()
+    try:
+        engine = runtime.workflows
+        assert engine is not None and engine.store.db is not runtime.database
+        assert (engine.options.instance_id, engine.options.lease_seconds) == ("instance-a", 5.0)
+        machine = StateMachine(arn=engine.arn("stateMachine", "own"), name="own", type="STANDARD",
+                               definition=PASS_MACHINE, role_arn=ROLE, status="ACTIVE", created=0, updated=0,
+                               revision_id="r")
+        await engine.store.create_state_machine(machine)
+    finally:
+        await runtime.close()
+    assert own.exists() and b"sfn_state_machines" in own.read_bytes()

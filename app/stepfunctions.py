@@ -1,0 +1,98 @@
+"""The Step Functions API on Trellis's port: botocore's ``stepfunctions`` client, awsJson1_0.
+
+``X-Amz-Target: AWSStepFunctions.<Operation>`` at ``POST /``; every call is SigV4-signed for
+service ``states`` and the caller's IAM policies must allow ``states:<Operation>`` on the state
+machine, execution or activity ARN the call acts on (``*`` for the list and definition calls).
+Auth fails closed: an unsigned, badly signed or unauthorised request gets AWS's 4xx error and never
+reaches ``workflows.service``. Answers are ``application/x-amz-json-1.0``; timestamps are epoch
+seconds (JSON numbers), as botocore parses them; errors are ``{"__type", "message"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from auth.iam_authorizer import IamPrincipal
+from auth.sigv4 import CredentialLookup, SignatureError, SignedRequest, verify
+from workflows.errors import WorkflowApiError
+from workflows.service import StepFunctionsApi, call, resource_of
+
+log = logging.getLogger("trellis.stepfunctions")
+CONTENT_TYPE = "application/x-amz-json-1.0"
+SIGNING_SERVICE = "states"
+
+
+def error_response(code: str, message: str, status: int = 400) -> Response:
+    return JSONResponse({"__type": code, "message": message}, status_code=status, media_type=CONTENT_TYPE)
+
+
+class StatesGate:
+    """SigV4 for service ``states`` in the engine's region, then IAM ``states:<Operation>``."""
+
+    def __init__(self, lookup: CredentialLookup, region: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.lookup = lookup
+        self.region = region
+        self.clock = clock
+
+    async def check(self, operation: str, resource: str, request: Request, body: bytes) -> None:
+        signed = SignedRequest(request.method, request.scope.get("raw_path") or request.url.path.encode(),
+                               request.scope.get("query_string", b""), request.headers.raw, body)
+        try:
+            verified = await verify(signed, self.lookup, now=self.clock(), expected_service=SIGNING_SERVICE,
+                                    allowed_regions={self.region})
+        except SignatureError as exc:
+            raise WorkflowApiError(exc.code, exc.message, 403) from exc
+        principal = verified.credential.principal
+        context: dict[str, Any] = {"aws:SecureTransport": request.url.scheme == "https"}
+        if request.client is not None:
+            context["aws:SourceIp"] = request.client.host
+        action = f"states:{operation}"
+        allowed = isinstance(principal, IamPrincipal) and principal.decide(action, resource, context,
+                                                                             self.clock()).allowed
+        if not allowed:
+            arn = getattr(principal, "arn", "unknown")
+            raise WorkflowApiError("AccessDeniedException",
+                                   f"User: {arn} is not authorized to perform: {action} on resource: {resource} "
+                                   f"because no identity-based policy allows the {action} action", 400)
+
+
+class StepFunctionsService:
+    target_prefix = "AWSStepFunctions"
+
+    def __init__(self, api: StepFunctionsApi, gate: StatesGate) -> None:
+        self.api = api
+        self.gate = gate
+
+    async def handle_json(self, operation: str, request: Request, body: bytes) -> Response:
+        try:
+            members, problem = _members(body)
+            # The signature and policy first, so an unauthenticated caller learns nothing else.
+            await self.gate.check(operation, resource_of(self.api, operation, members), request, body)
+            if problem is not None:
+                raise problem
+            answer = await call(self.api, operation, members)
+        except WorkflowApiError as exc:
+            return error_response(exc.code, exc.message, exc.status)
+        except Exception:
+            log.exception("Step Functions %s failed", operation)
+            return error_response("InternalFailure", "The request processing has failed because of an unknown "
+                                  "error, exception or failure.", 500)
+        return JSONResponse(answer, media_type=CONTENT_TYPE)
+
+
+def _members(body: bytes) -> tuple[dict[str, Any], WorkflowApiError | None]:
+    try:
+        members = json.loads(body or b"{}")
+    except ValueError:
+        members = None
+    if not isinstance(members, dict):
+        return {}, WorkflowApiError("SerializationException", "Start of structure or map found where not expected.")
+    return members, None
