@@ -7,10 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
-from workflows.engine import tables
-from workflows.engine.records import JSON, StateMachine, dumps
+from workflows.engine.records import JSON, StateMachine
 from workflows.errors import WorkflowApiError
 from workflows.service_params import Request, arn_kind
 from workflows.service_shapes import tags_of
@@ -30,11 +27,7 @@ def tag_map(tags: Any) -> dict[str, str]:
 
 
 async def write_options(api: StepFunctionsApi, arn: str, options: Mapping[str, JSON]) -> None:
-    """Replace a state machine's ``options`` (the store has no call for it yet, so this writes the
-    engine's table directly, through the store's database)."""
-    table = tables.state_machines
-    await api.engine.store.db.write(
-        lambda conn: conn.execute(update(table).where(table.c.arn == arn).values(options=dumps(dict(options)))))
+    await api.engine.store.set_options(arn, dict(options))
 
 
 # -- tags --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ many executions share one transaction and one fsync; each ``Transition`` is atom
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -473,6 +473,40 @@ class SqlExecutionStore:
 
     async def delete_activity(self, arn: str) -> None:
         await self.db.write(lambda conn: conn.execute(delete(t.activities).where(t.activities.c.arn == arn)))
+
+    async def set_options(self, arn: str, options: JSON) -> None:
+        """Replace a state machine's options (tags, logging and tracing configuration)."""
+        await self.db.write(lambda conn: conn.execute(
+            update(t.state_machines).where(t.state_machines.c.arn == arn).values(options=dumps(options))))
+
+    async def redrive(self, arn: str, redrivable: Sequence[str], now: float, deadline: float | None,
+                      restart: Callable[[Execution, list[HistoryEvent]], JSON]) -> int | None:
+        """In one transaction: an execution still in a ``redrivable`` status goes back to RUNNING,
+        unowned (any instance's maintenance claims it), with redriveCount + 1, an
+        ``ExecutionRedriven`` event and one top-level thread at the cursor ``restart`` picks from its
+        history (JSON of a ``Cursor``). Returns the new redrive count, or None when it was not
+        redrivable any more."""
+        def work(conn: Connection) -> int | None:
+            row = conn.execute(select(t.executions).where(t.executions.c.arn == arn)).first()
+            if row is None or row.status not in redrivable:
+                return None
+            history = [_event(e) for e in conn.execute(select(t.events).where(t.events.c.execution_arn == arn)
+                                                       .order_by(t.events.c.id))]
+            redriven_id = (history[-1].id if history else 0) + 1
+            cursor = dict(restart(_execution(row), history))
+            cursor["previous_event_id"] = redriven_id
+            count = int(row.redrive_count) + 1
+            conn.execute(update(t.executions).where(t.executions.c.arn == arn).values(
+                status="RUNNING", output=None, error=None, cause=None, stopped=None, stop_requested=None,
+                redrive_count=count, next_event_id=redriven_id + 1, deadline=deadline, owner=None,
+                lease_until=0.0))
+            conn.execute(delete(t.threads).where(t.threads.c.execution_arn == arn))
+            conn.execute(insert(t.threads).values(_thread_values(arn, ThreadWrite("0", None, "READY", cursor))))
+            conn.execute(insert(t.events).values(
+                execution_arn=arn, id=redriven_id, previous_id=redriven_id - 1, type="ExecutionRedriven",
+                timestamp=now, details=dumps({"executionRedrivenEventDetails": {"redriveCount": count}})))
+            return count
+        return await self.db.write(work)
 
     async def count_running(self) -> int:
         def work(conn: Connection) -> int:
