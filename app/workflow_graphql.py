@@ -45,7 +45,6 @@ from app.workflow_graphql_resolvers import (
 from auth.modes import AuthMode
 from workflows import service
 from workflows.engine.engine import WorkflowEngine
-from workflows.engine.tasks import TaskRegistry, TaskRequest, TaskRunner, parse_resource
 from workflows.errors import DefinitionError, WorkflowApiError
 from workflows.language import validation
 from workflows.service import StepFunctionsApi
@@ -54,7 +53,6 @@ log = logging.getLogger("trellis.workflows.graphql")
 
 SDL_PATH = Path(__file__).with_name("workflows.graphql")
 AUTH_PLACEHOLDER = "@trellis_workflows_auth"
-DATA_SOURCE_RESOURCE = "arn:aws:states:::trellis:dataSource"
 
 _MODE_DIRECTIVES = {
     AuthMode.API_KEY: "@aws_api_key",
@@ -239,28 +237,6 @@ def workflow_graphql_config(settings: Any, where: str | None) -> tuple[WorkflowG
     return WorkflowGraphQLConfig(lambda existing: workflow_definitions(existing, directives), machines), problems
 
 
-class _CallbackDataSourceRunner:
-    """``trellis:dataSource.waitForTaskToken``: the data source's request stores ``$$.Task.Token``
-    (an INSERT, say) and the task waits for someone to answer it — the demo's approvals. The
-    request/response runner does the sending; the engine does the waiting."""
-
-    patterns = frozenset({"", "waitForTaskToken"})
-
-    def __init__(self, inner: TaskRunner) -> None:
-        self._inner = inner
-
-    async def run(self, request: TaskRequest) -> Any:
-        return await self._inner.run(request)
-
-
-def allow_data_source_callbacks(registry: TaskRegistry) -> None:
-    """Let ``trellis:dataSource`` tasks use ``.waitForTaskToken`` when its runner does not yet."""
-    resource = parse_resource(DATA_SOURCE_RESOURCE)
-    runner = registry.runner_for(resource) if resource is not None else None
-    if runner is not None and "waitForTaskToken" not in runner.patterns:
-        registry.register("trellis", "dataSource", _CallbackDataSourceRunner(runner))
-
-
 class WorkflowGraphQL:
     """The GraphQL side of ``[workflows]`` for one Runtime: built with it (fields bound, the
     ``workflows`` data source added), started once the engine runs (observer connected, declared
@@ -281,7 +257,6 @@ class WorkflowGraphQL:
         if self.publisher is None:
             self.publisher = WorkflowEventPublisher(pubsub)
             engine.observers.append(self.publisher)
-        allow_data_source_callbacks(engine.registry)  # before the machines using it validate
         await engine.store.setup()  # idempotent; the engine may start after us
         for change in await install_machines(engine, self.machines):
             log.info("workflows: %s", change)

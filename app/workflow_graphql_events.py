@@ -9,9 +9,11 @@ protocols, filtered by the ``executionArn`` argument, to every instance sharing 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.pubsub import PubSub
@@ -90,3 +92,24 @@ class WorkflowEventPublisher:
     async def close(self) -> None:
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
+
+
+TOPIC_MESSAGE_TOPIC_NAME = "trellis:workflows.topicMessage"
+
+
+class TopicMessagePublisher:
+    """Where ``sns:publish`` tasks deliver: the ``onTopicMessage(topicArn)`` subscription. Topics
+    need no creating — a topic ARN is the filter subscribers give."""
+
+    def __init__(self, pubsub: PubSub) -> None:
+        self.pubsub = pubsub
+        self.topic = topic_for(TOPIC_MESSAGE_TOPIC_NAME)
+
+    async def publish(self, topic_arn: str, message: str, subject: str | None,
+                      attributes: Mapping[str, Any]) -> str:
+        message_id = str(uuid.uuid4())
+        item = {"topicArn": topic_arn, "messageId": message_id, "message": message, "subject": subject,
+                "attributes": json.dumps(dict(attributes)) if attributes else None, "date": date_text(time.time())}
+        # Published when the task runs; the message id is the task's result either way.
+        await self.pubsub.publish(self.topic, ChangeEvent(TOPIC_MESSAGE_TOPIC_NAME, None, item).encode())
+        return message_id

@@ -30,6 +30,7 @@ from app.errors import Problem
 from app.settings import Settings
 from app.sqs_setup import attach_sqs
 from app.stepfunctions import StatesGate, StepFunctionsService
+from app.workflow_graphql_events import TopicMessagePublisher
 from auth.service_credentials import service_credentials
 from datasources.sql import SqlDatabase, open_database
 from workflows.clock import SystemClock
@@ -147,8 +148,9 @@ def attach_workflows(runtime: Runtime, config: WorkflowsConfig) -> WorkflowHost:
     register_engine_runners(registry, engine, runtime.datasources.get)
     register_datasource_runner(registry, runtime.datasources.get)
     http_runner = register_http_runners(registry, **config.http)
-    # Queues in place of SQS: the same store serves the SQS API and the sqs:sendMessage task.
-    register_messaging_runners(registry, attach_sqs(runtime), None)
+    # Queues in place of SQS (the same store serves the SQS API and the sqs:sendMessage task), topics
+    # in place of SNS (sns:publish reaches GraphQL's onTopicMessage subscribers).
+    register_messaging_runners(registry, attach_sqs(runtime), TopicMessagePublisher(runtime.pubsub))
     host = WorkflowHost(engine, StepFunctionsApi(engine), http_runner, own_database)
     lookup = service_credentials(runtime.authenticator, runtime.settings.admin_access_key, config.options.account_id)
     runtime.json_services.append(StepFunctionsService(host.api, StatesGate(lookup, config.options.region)))

@@ -11,6 +11,7 @@ import pytest
 
 from bench import run as bench_run
 from bench import workflows_run
+from bench.workflows import report as workflows_report
 
 
 def _results_by_workload(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -93,14 +94,14 @@ def test_the_report_judges_the_issue_goals_from_the_medians() -> None:
             "node": [[result("loop", 10_000), result("map", 5_000), result("tasks", 5_000)]],
         },
     }
-    record["medians"] = workflows_run.medians(record)
-    goals = {g["goal"]: g for g in workflows_run.goals(record)}
+    record["medians"] = workflows_report.medians(record)
+    goals = {g["goal"]: g for g in workflows_report.goals(record)}
     assert goals["durable transitions/s (every workload)"]["met"] is True
     assert goals["durable transitions/s, the aim"]["met"] is False
     assert goals["durable executions started/s (the Task chain)"]["met"] is True
     express = goals["Express faster than aws-local-stepfunctions (every workload)"]
     assert express["met"] is False and "loop 0.90x" in express["measured"]
-    text = workflows_run.render(record)
+    text = workflows_report.render(record)
     assert "| Goal | Target | Measured | Met |" in text and "0.90x" in text
 
 

@@ -55,6 +55,10 @@ MACHINES = {
         "Parameters": {"FunctionName": "remember", "Payload": {"token.$": "$$.Task.Token", "key.$": "$.key"}},
         "End": True}}},
     "sleepy": {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3600, "End": True}}},
+    "announce": {"StartAt": "Publish", "States": {"Publish": {
+        "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:orders", "Subject": "shipped",
+                       "Message.$": "$.text"}, "End": True}}},
 }
 
 
@@ -154,7 +158,7 @@ async def test_declared_state_machines_are_listed_and_described(api):
     rest = await api.data("query($t: String) { stateMachines(nextToken: $t) { items { name } nextToken } }",
                           {"t": first_page["nextToken"]})
     names = [m["name"] for m in first_page["items"]] + [m["name"] for m in rest["stateMachines"]["items"]]
-    assert sorted(names) == ["callback", "greet", "sleepy"]
+    assert sorted(names) == ["announce", "callback", "greet", "sleepy"]
     assert rest["stateMachines"]["nextToken"] is None
     greet = await api.data('{ stateMachine(name: "greet") { stateMachineArn definition } }')
     assert greet["stateMachine"]["stateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:greet"
@@ -318,6 +322,30 @@ async def test_graphql_transport_ws_subscribers_see_every_history_event_in_order
     assert {e["executionArn"] for e in seen} == {arn}
 
 
+async def test_an_sns_publish_task_reaches_subscribers_of_its_topic(served_app, api):
+    server, app = served_app
+    host = server.removeprefix("http://")
+    before = subscription_count(app)
+    transport = WebsocketsTransport(url=f"ws://{host}/graphql", subprotocols=["graphql-transport-ws"],
+                                    init_payload={"x-api-key": API_KEY})
+    subscription = gql("subscription($t: String!) { onTopicMessage(topicArn: $t) { topicArn message subject } }")
+    subscription.variable_values = {"t": "arn:aws:sns:us-east-1:123456789012:orders"}
+    async with GqlClient(transport=transport) as session:
+        async def first_message() -> Any:
+            async for message in session.subscribe(subscription):
+                return message["onTopicMessage"]
+            return None
+
+        watcher = asyncio.ensure_future(first_message())
+        await wait_for_subscriptions(app, before + 1)
+        done = await api.finished(await api.start("announce", {"text": "order 7 shipped"}))
+        assert done["status"] == "SUCCEEDED"
+        assert "MessageId" in json.loads(done["output"])
+        message = await asyncio.wait_for(watcher, 15)
+    assert message == {"topicArn": "arn:aws:sns:us-east-1:123456789012:orders", "message": "order 7 shipped",
+                       "subject": "shipped"}
+
+
 # -- in-process apps: what [workflows] adds, and who may use it ------------------------------------------
 
 
@@ -331,7 +359,8 @@ async def test_the_workflow_fields_exist_only_with_a_workflows_table(tmp_path):
     schema_built = with_workflows.state.runtime.loaded.schema
     assert set(schema_built.mutation_type.fields) == {"startExecution", "stopExecution", "sendTaskSuccess",
                                                       "sendTaskFailure"}
-    assert set(schema_built.subscription_type.fields) == {"onExecutionStatusChanged", "onExecutionEvent"}
+    assert set(schema_built.subscription_type.fields) == {"onExecutionStatusChanged", "onExecutionEvent",
+                                                          "onTopicMessage"}
 
 
 async def test_workflow_fields_are_closed_to_every_mode_the_config_does_not_list(tmp_path):
@@ -346,7 +375,7 @@ async def test_workflow_fields_are_closed_to_every_mode_the_config_does_not_list
                                     key=API_KEY, headers={})
         assert started.json()["errors"][0]["errorType"] == "Unauthorized"
         signed = await client.data("{ stateMachines { items { name } } }")  # IAM: always allowed
-        assert len(signed["stateMachines"]["items"]) == 3
+        assert len(signed["stateMachines"]["items"]) == len(MACHINES)
     finally:
         await client.http.aclose()
         await client.runtime.close()

@@ -36,7 +36,7 @@ DATA_SOURCE_ERROR = "Trellis.DataSourceError"
 
 
 class DataSourceRunner:
-    patterns = frozenset({""})
+    patterns = frozenset({"", "waitForTaskToken"})  # the callback: the request can carry $$.Task.Token
 
     def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup

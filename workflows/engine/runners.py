@@ -32,8 +32,10 @@ def _lambda_error(exc: Exception) -> StatesError:
     error_type = str(info.get("errorType") or getattr(exc, "error_type", None) or type(exc).__name__)
     if getattr(exc, "error_type", None) == "DataSourceTimeoutError" or type(exc).__name__ == "DataSourceTimeoutError":
         return StatesError("Sandbox.Timedout", dumps({"errorMessage": str(exc), "errorType": "Sandbox.Timedout"}))
+    # The function's own exception (the data source wraps it), as Lambda reports it.
+    original = exc.__cause__ if exc.__cause__ is not None else exc
     cause = {"errorMessage": str(exc), "errorType": error_type,
-             "stackTrace": traceback.format_exception_only(type(exc), exc)}
+             "stackTrace": traceback.format_exception_only(type(original), original)}
     return StatesError(error_type, dumps(cause))
 
 
