@@ -29,8 +29,8 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth.iam_authorizer import IamPrincipal
-from auth.sigv4 import CredentialLookup, SignatureError, SignedRequest, verify
+from auth.service_gate import GateRefusal, ServiceGate
+from auth.sigv4 import CredentialLookup
 from workflows.queues import (
     DEFAULT_SENDER,
     QueueError,
@@ -69,32 +69,16 @@ class SqsGate:
 
     def __init__(self, lookup: CredentialLookup, region: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.lookup = lookup
-        self.region = region
-        self.clock = clock
+        self.gate = ServiceGate(lookup, region, "sqs", clock)
 
     async def check(self, action: str, resource: str, request: Request, body: bytes) -> str:
         """The caller's principal id, once the signature and IAM allow ``sqs:<action>`` on ``resource``."""
-        signed = SignedRequest(request.method, request.scope.get("raw_path") or request.url.path.encode(),
-                               request.scope.get("query_string", b""), request.headers.raw, body)
         try:
-            verified = await verify(signed, self.lookup, now=self.clock(), expected_service="sqs",
-                                    allowed_regions={self.region})
-        except SignatureError as exc:
-            raise QueueError(exc.code, exc.message, exc.code, 403) from exc
-        principal = verified.credential.principal
-        context: dict[str, Any] = {"aws:SecureTransport": request.url.scheme == "https"}
-        if request.client is not None:
-            context["aws:SourceIp"] = request.client.host
-        iam_action = f"sqs:{action}"
-        allowed = isinstance(principal, IamPrincipal) and principal.decide(iam_action, resource, context,
-                                                                             self.clock()).allowed
-        if not allowed:
-            arn = getattr(principal, "arn", "unknown")
-            raise QueueError("AccessDeniedException",
-                             f"User: {arn} is not authorized to perform: {iam_action} on resource: {resource} "
-                             f"because no identity-based policy allows the {iam_action} action", "AccessDenied", 403)
-        return str(getattr(principal, "user_id", "") or verified.credential.access_key_id)
+            caller = await self.gate.check(action, resource, request, body)
+        except GateRefusal as refusal:
+            query_code = refusal.code if refusal.signature else "AccessDenied"
+            raise QueueError(refusal.code, refusal.message, query_code, 403) from refusal
+        return caller.principal_id
 
 
 def _error_response(exc: QueueError) -> Response:

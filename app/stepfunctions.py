@@ -19,8 +19,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from auth.iam_authorizer import IamPrincipal
-from auth.sigv4 import CredentialLookup, SignatureError, SignedRequest, verify
+from auth.service_gate import GateRefusal, ServiceGate
+from auth.sigv4 import CredentialLookup
 from workflows.errors import WorkflowApiError
 from workflows.service import StepFunctionsApi, call, resource_of
 
@@ -38,30 +38,13 @@ class StatesGate:
 
     def __init__(self, lookup: CredentialLookup, region: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.lookup = lookup
-        self.region = region
-        self.clock = clock
+        self.gate = ServiceGate(lookup, region, SIGNING_SERVICE, clock)
 
     async def check(self, operation: str, resource: str, request: Request, body: bytes) -> None:
-        signed = SignedRequest(request.method, request.scope.get("raw_path") or request.url.path.encode(),
-                               request.scope.get("query_string", b""), request.headers.raw, body)
         try:
-            verified = await verify(signed, self.lookup, now=self.clock(), expected_service=SIGNING_SERVICE,
-                                    allowed_regions={self.region})
-        except SignatureError as exc:
-            raise WorkflowApiError(exc.code, exc.message, 403) from exc
-        principal = verified.credential.principal
-        context: dict[str, Any] = {"aws:SecureTransport": request.url.scheme == "https"}
-        if request.client is not None:
-            context["aws:SourceIp"] = request.client.host
-        action = f"states:{operation}"
-        allowed = isinstance(principal, IamPrincipal) and principal.decide(action, resource, context,
-                                                                             self.clock()).allowed
-        if not allowed:
-            arn = getattr(principal, "arn", "unknown")
-            raise WorkflowApiError("AccessDeniedException",
-                                   f"User: {arn} is not authorized to perform: {action} on resource: {resource} "
-                                   f"because no identity-based policy allows the {action} action", 400)
+            await self.gate.check(operation, resource, request, body)
+        except GateRefusal as refusal:
+            raise WorkflowApiError(refusal.code, refusal.message, 403 if refusal.signature else 400) from refusal
 
 
 class StepFunctionsService:

@@ -17,8 +17,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from auth.iam_authorizer import IamPrincipal
-from auth.sigv4 import CredentialLookup, SignatureError, SignedRequest, verify
+from auth.service_gate import GateRefusal, ServiceGate
+from auth.sigv4 import CredentialLookup
 from auth.userpool.accounts import check_attributes, check_password, verified_after_confirm
 from auth.userpool.errors import CognitoError, invalid_parameter, not_authorized, user_not_found
 from auth.userpool.params import Params
@@ -32,30 +32,15 @@ class AdminGate:
 
     def __init__(self, lookup: CredentialLookup, region: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.lookup = lookup
-        self.region = region
-        self.clock = clock
+        self.gate = ServiceGate(lookup, region, "cognito-idp", clock)
 
     async def check(self, operation: str, resource: str, request: Request, body: bytes) -> None:
-        signed = SignedRequest(request.method, request.scope.get("raw_path") or request.url.path.encode(),
-                               request.scope.get("query_string", b""), request.headers.raw, body)
         try:
-            verified = await verify(signed, self.lookup, now=self.clock(), expected_service="cognito-idp",
-                                    allowed_regions={self.region})
-        except SignatureError as exc:
-            raise CognitoError(exc.code, exc.message, 403) from exc
-        principal = verified.credential.principal
-        context: dict[str, Any] = {"aws:SecureTransport": request.url.scheme == "https"}
-        if request.client is not None:
-            context["aws:SourceIp"] = request.client.host
-        action = f"cognito-idp:{operation}"
-        allowed = isinstance(principal, IamPrincipal) and principal.decide(action, resource, context,
-                                                                             self.clock()).allowed
-        if not allowed:
-            arn = getattr(principal, "arn", "unknown")
-            raise CognitoError("AccessDeniedException",
-                               f"User: {arn} is not authorized to perform: {action} on resource: {resource} "
-                               f"because no identity-based policy allows the {action} action")
+            await self.gate.check(operation, resource, request, body)
+        except GateRefusal as refusal:
+            if refusal.signature:
+                raise CognitoError(refusal.code, refusal.message, 403) from refusal
+            raise CognitoError(refusal.code, refusal.message) from refusal
 
 
 def _check_pool(pool: UserPool, params: Params) -> None:

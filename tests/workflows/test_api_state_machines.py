@@ -232,8 +232,8 @@ def test_a_caller_without_the_states_permission_is_denied(served: Served, reques
         {"Effect": "Allow", "Action": "states:ListStateMachines", "Resource": "*"}]}, name="ListOnly")
     lister = IamPrincipal(user_name="lister", user_id="AIDALISTER", arn=f"arn:aws:iam::{ACCOUNT}:user/lister",
                           account=ACCOUNT, policies=(policy,))
-    original = service.gate.lookup
-    service.gate.lookup = StaticCredentials({
+    original = service.gate.gate.lookup
+    service.gate.gate.lookup = StaticCredentials({
         LISTER[0]: Credential(LISTER[0], LISTER[1], None, lister),
         DEMO_ADMIN[0]: administrator(DEMO_ADMIN[0], DEMO_ADMIN[1], ACCOUNT)})
     try:
@@ -245,7 +245,7 @@ def test_a_caller_without_the_states_permission_is_denied(served: Served, reques
         assert "states:CreateStateMachine" in denied.value.response["Error"]["Message"]
         assert "stateMachine:" in denied.value.response["Error"]["Message"]
     finally:
-        service.gate.lookup = original
+        service.gate.gate.lookup = original
     names = [m["name"] for m in served.client().list_state_machines(maxResults=1000)["stateMachines"]]
     assert _name(request) not in names
 

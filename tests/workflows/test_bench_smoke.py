@@ -45,6 +45,7 @@ async def test_the_quick_express_run_measures_and_checks_every_workload(tmp_path
         assert "starts_per_second" not in result  # nothing durable to acknowledge
 
 
+@pytest.mark.node
 def test_the_node_baseline_runs_the_same_definitions(tmp_path: Path) -> None:
     problem = workflows_run.node_problem()
     if problem is not None:
