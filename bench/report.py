@@ -16,6 +16,7 @@ PROFILE_BEGIN, PROFILE_END = "<!-- profile:begin -->", "<!-- profile:end -->"
 # Written by ``python -m bench.run --auth`` (bench/auth_modes.py); kept when the main run rewrites the file.
 AUTH_BEGIN, AUTH_END = "<!-- auth:begin -->", "<!-- auth:end -->"
 FANOUT_BEGIN, FANOUT_END = "<!-- fanout:begin -->", "<!-- fanout:end -->"
+WORKFLOWS_BEGIN, WORKFLOWS_END = "<!-- workflows:begin -->", "<!-- workflows:end -->"
 
 
 def _median(record: dict[str, Any], scenario: str, name: str) -> float | None:
@@ -339,6 +340,8 @@ def write_doc(path: Path, record: dict[str, Any]) -> None:
                    or "_Not profiled yet: run `python -m bench.run --profile`._\n")
     auth = _block(old, AUTH_BEGIN, AUTH_END) or "_Not measured yet: run `python -m bench.run --auth`._\n"
     fanout = _block(old, FANOUT_BEGIN, FANOUT_END) or "_Not measured yet: run `python -m bench.run --fanout`._\n"
+    workflows = (_block(old, WORKFLOWS_BEGIN, WORKFLOWS_END)
+                 or "_Not measured yet: run `python -m bench.run --workflows`._\n")
     text = f"""# Benchmarks
 
 Trellis next to three baselines on the same data, one worker each, on this machine:
@@ -378,6 +381,11 @@ It rewrites this file (the Notes section is kept) and saves the raw numbers in `
 
 {FANOUT_BEGIN}
 {fanout}{FANOUT_END}
+
+## Workflows
+
+{WORKFLOWS_BEGIN}
+{workflows}{WORKFLOWS_END}
 
 ## Notes
 

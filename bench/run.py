@@ -5,6 +5,7 @@
     python -m bench.run --profile            # also profile Trellis under load with py-spy
     python -m bench.run --auth               # per-mode authorization cost instead (bench/auth_modes.py)
     python -m bench.run --fanout             # subscription fan-out to 1,000 subscribers (bench/fanout_run.py)
+    python -m bench.run --workflows          # the ASL engine beside aws-local-stepfunctions (bench/workflows_run.py)
 
 Steps: seed a SQLite database through Trellis's own ``createProduct``; give every server an
 identical copy; start each server (one uvicorn worker, pinned to CPU 0); check one answer per
@@ -580,6 +581,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--subscribers", type=int, default=1000, help="fan-out: subscribers (default 1000)")
     p.add_argument("--fanout-seconds", type=float, default=10.0, help="fan-out: seconds per phase (default 10)")
     p.add_argument("--fanout-runs", type=int, default=3, help="fan-out: interleaved runs, medians reported (default 3)")
+    p.add_argument("--workflows", action="store_true",
+                   help="measure the workflow (ASL) engine instead (bench/workflows_run.py)")
+    p.add_argument("--workflow-counts", default=None, metavar="NAME=N,...",
+                   help="workflows: executions per run, e.g. loop=500,map=20,tasks=1000 (the defaults)")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs, scripts)")
     p.add_argument("--render", metavar="RESULTS_JSON", default=None,
@@ -596,6 +601,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.workflows:  # in-process engines and Node: no wrk, no servers
+        from bench import workflows_run
+
+        return workflows_run.main(args)
     if args.auth and args.render:
         from bench import auth_modes
 
