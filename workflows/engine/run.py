@@ -100,7 +100,10 @@ class ThreadState:
     wake_at: float | None = None
     outcome: dict[str, JSON] | None = None
     children: list[str] = field(default_factory=list)
-    started_children: int = 0
+    started_children: int = 0            # children start in index order: the first ``started_children``
+    finished_children: int = 0           # ... of which this many ended (so a fork's progress is O(1) per end)
+    failed_children: int = 0
+    last_child_event: int = 0
     dispatched: bool = False             # a token task's work was handed out (not to repeat on restart)
     fork_group: str = ""                 # names this fork's children: "<id>.<group>.<index>"
     deadline_error: str = TIMEOUT        # what reaching ``wake_at`` means for a waiting Task
@@ -204,6 +207,11 @@ class ExecutionRun:
                 parent.children.append(thread.id)
                 if thread.status != "PENDING":
                     parent.started_children += 1
+                if thread.status in ("ENDED", "FAILED"):
+                    parent.finished_children += 1
+                    parent.failed_children += thread.status == "FAILED"
+                    parent.last_child_event = max(parent.last_child_event,
+                                                  int((thread.outcome or {}).get("previous_event_id") or 0))
         for thread in self.threads.values():
             thread.children.sort(key=lambda cid: int(cid.rsplit(".", 1)[1]))
 
@@ -358,7 +366,8 @@ class ExecutionRun:
             self._round.after.append(lambda: self._arm_task(thread))
         elif isinstance(effect, Fork):
             thread.children = []
-            thread.started_children = 0
+            thread.started_children = thread.finished_children = thread.failed_children = 0
+            thread.last_child_event = 0
             # Unique per fork: the same state may fork again (a loop, a retry) under the same parent.
             thread.fork_group = str(self.next_event_id)
             for index, child_cursor in enumerate(effect.children):
@@ -376,8 +385,7 @@ class ExecutionRun:
     def _start_children(self, parent: ThreadState, ready: Ready) -> None:
         assert isinstance(parent.effect, Fork)
         limit = parent.effect.max_concurrency or len(parent.children)
-        running = sum(1 for cid in parent.children[:parent.started_children]
-                      if self.threads[cid].status in ("READY", "WAITING"))
+        running = parent.started_children - parent.finished_children
         starts: list[tuple[str, Resumed | None]] = []
         while parent.started_children < len(parent.children) and running < limit:
             child = self.threads[parent.children[parent.started_children]]
@@ -431,6 +439,13 @@ class ExecutionRun:
         if parent.status != "WAITING" or not isinstance(parent.effect, Fork):
             return
         fork = parent.effect
+        parent.finished_children += 1
+        parent.failed_children += child.status == "FAILED"
+        parent.last_child_event = max(parent.last_child_event,
+                                      int((child.outcome or {}).get("previous_event_id") or 0))
+        if parent.failed_children == 0 and parent.finished_children < len(parent.children):
+            self._start_children(parent, ready)  # nothing to decide until all end or one fails
+            return
         children = [self.threads[cid] for cid in parent.children]
         decision = fork_progress(fork, [_ending(c) for c in children])
         if decision.action == "continue":
@@ -441,8 +456,7 @@ class ExecutionRun:
                 abort_thread(other.cursor, self._history_for(other))
             if other.status in ("PENDING", "READY", "WAITING"):
                 self._cancel(other)
-        last_event = 0 if fork.distributed else max(
-            (int((c.outcome or {}).get("previous_event_id") or 0) for c in children), default=0)
+        last_event = 0 if fork.distributed else parent.last_child_event
         parent.status = "READY"
         ready.append((parent.id, decision.resumed(last_event)))
 

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from datasources.sql import SqlDatabase
@@ -136,41 +138,69 @@ def _thread_values(arn: str, write: ThreadWrite) -> dict[str, Any]:
             "outcome": None if write.outcome is None else dumps(write.outcome)}
 
 
-def _write_transition(conn: Connection, transition: Transition, *, check_owner: bool = True) -> None:
+# Statements built once: a transition runs several per round, and building a statement costs more
+# than SQLite takes to run it.
+_OWNED = (t.executions.c.arn == bindparam("k_arn"), t.executions.c.owner == bindparam("k_owner"),
+          t.executions.c.status == "RUNNING")
+_PROGRESS = update(t.executions).where(*_OWNED).values(next_event_id=bindparam("k_next"))
+_END = update(t.executions).where(*_OWNED).values(
+    next_event_id=bindparam("k_next"), status=bindparam("k_status"), output=bindparam("k_output"),
+    error=bindparam("k_error"), cause=bindparam("k_cause"), stopped=bindparam("k_stopped"), owner=None,
+    lease_until=0.0)
+_INSERT_EVENTS = insert(t.events)
+_INSERT_TOKEN = insert(t.task_tokens)
+_THREAD_COLUMNS = ("parent_id", "status", "cursor", "effect", "wake_at", "outcome")
+_THREAD_UPSERTS: dict[str, Any] = {}
+
+
+def _thread_upsert(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` for thread rows (SQLite and PostgreSQL spell it alike)."""
+    statement = _THREAD_UPSERTS.get(dialect)
+    if statement is None:
+        build = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        inserting = build(t.threads)
+        statement = inserting.on_conflict_do_update(
+            index_elements=[t.threads.c.execution_arn, t.threads.c.thread_id],
+            set_={name: inserting.excluded[name] for name in _THREAD_COLUMNS})
+        _THREAD_UPSERTS[dialect] = statement
+    return statement
+
+
+def _write_transition(conn: Connection, transition: Transition) -> None:
     arn = transition.execution_arn
-    values: dict[str, Any] = {"next_event_id": transition.next_event_id}
-    if transition.end is not None:
-        end = transition.end
-        values.update(status=end.status, output=end.output, error=end.error, cause=end.cause,
-                      stopped=end.stopped, owner=None, lease_until=0.0)
-    where = t.executions.c.arn == arn
-    if check_owner:
-        where = and_(where, t.executions.c.owner == transition.owner, t.executions.c.status == "RUNNING")
-    if conn.execute(update(t.executions).where(where).values(**values)).rowcount != 1:
+    keys: dict[str, Any] = {"k_arn": arn, "k_owner": transition.owner, "k_next": transition.next_event_id}
+    end = transition.end
+    if end is not None:
+        keys.update(k_status=end.status, k_output=end.output, k_error=end.error, k_cause=end.cause,
+                    k_stopped=end.stopped)
+    if conn.execute(_PROGRESS if end is None else _END, keys).rowcount != 1:
         raise LeaseLost(arn)
-    for write in transition.threads:
-        row = _thread_values(arn, write)
-        changed = conn.execute(
-            update(t.threads)
-            .where(t.threads.c.execution_arn == arn, t.threads.c.thread_id == write.thread_id)
-            .values(**row)
-        ).rowcount
-        if not changed:
-            conn.execute(insert(t.threads).values(**row))
+    if transition.threads and end is None:
+        rows = [_thread_values(arn, write) for write in transition.threads]
+        if conn.dialect.name in ("sqlite", "postgresql"):
+            conn.execute(_thread_upsert(conn.dialect.name), rows)
+        else:
+            for row in rows:
+                keyed = (t.threads.c.execution_arn == arn, t.threads.c.thread_id == row["thread_id"])
+                if not conn.execute(update(t.threads).where(*keyed).values(**row)).rowcount:
+                    conn.execute(insert(t.threads).values(**row))
     if transition.events:
-        conn.execute(insert(t.events), [
+        conn.execute(_INSERT_EVENTS, [
             {"execution_arn": arn, "id": e.id, "previous_id": e.previous_id, "type": e.type,
              "timestamp": e.timestamp, "details": None if e.details is None else dumps(e.details)}
             for e in transition.events
         ])
-    for token in transition.tokens:
-        conn.execute(insert(t.task_tokens).values(
-            token=token.token, execution_arn=arn, thread_id=token.thread_id, activity_arn=token.activity_arn,
-            status=token.status, input=token.input, worker=None, heartbeat_deadline=token.heartbeat_deadline,
-            outcome=None, created=transition.events[0].timestamp if transition.events else 0.0))
+    if transition.tokens:
+        created = transition.events[0].timestamp if transition.events else 0.0
+        conn.execute(_INSERT_TOKEN, [
+            {"token": token.token, "execution_arn": arn, "thread_id": token.thread_id,
+             "activity_arn": token.activity_arn, "status": token.status, "input": token.input, "worker": None,
+             "heartbeat_deadline": token.heartbeat_deadline, "outcome": None, "created": created}
+            for token in transition.tokens
+        ])
     if transition.drop_tokens:
         conn.execute(delete(t.task_tokens).where(t.task_tokens.c.token.in_(list(transition.drop_tokens))))
-    if transition.end is not None:
+    if end is not None:
         # Whatever the execution still waited for can never be answered now, and its threads are
         # only needed to resume it.
         conn.execute(delete(t.task_tokens).where(t.task_tokens.c.execution_arn == arn))
