@@ -54,6 +54,8 @@ MAX_HISTORY_EVENTS = 25_000  # AWS's per-execution history limit
 
 
 class Journal(Protocol):
+    durable: bool  # whether it persists thread rows (a crash resumes from them)
+
     async def commit(self, transition: Transition) -> None: ...
 
 
@@ -64,6 +66,7 @@ class MemoryJournal:
     """The journal of an execution that lives only in memory: it keeps the history."""
 
     def __init__(self) -> None:
+        self.durable = False
         self.events: list[HistoryEvent] = []
 
     async def commit(self, transition: Transition) -> None:
@@ -109,7 +112,6 @@ class ThreadState:
     deadline_error: str = TIMEOUT        # what reaching ``wake_at`` means for a waiting Task
     resume: Resumed | None = None
     job: asyncio.Task[None] | None = None
-    dirty: bool = True
 
     def write(self) -> ThreadWrite:
         effect = None if self.effect is None else {**effect_to_json(self.effect), "dispatched": self.dispatched,
@@ -129,6 +131,8 @@ class RunResult:
 
 class _Round:
     """What one round produced, for one commit."""
+
+    durable = False
 
     def __init__(self) -> None:
         self.events: list[HistoryEvent] = []
@@ -173,6 +177,7 @@ class ExecutionRun:
         self._deadline_job: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self._discarded = _DiscardedHistory()
+        self._dirty: set[str] = set()  # threads whose row the next commit writes
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -185,6 +190,7 @@ class ExecutionRun:
         cursor = Cursor(scope=(), state=str(self.machine["StartAt"]), input=self.info.input,
                         variables=({},), previous_event_id=started)
         self.threads[TOP] = ThreadState(id=TOP, parent=None, cursor=cursor, status="READY")
+        self._dirty.add(TOP)
         return self._transition(None)
 
     def restore(self, rows: list[ThreadRow]) -> None:
@@ -193,7 +199,7 @@ class ExecutionRun:
             effect_json = row.effect
             thread = ThreadState(id=row.thread_id, parent=row.parent_id, cursor=Cursor.from_json(row.cursor),
                                  status=row.status, wake_at=row.wake_at,
-                                 outcome=dict(row.outcome) if row.outcome is not None else None, dirty=False)
+                                 outcome=dict(row.outcome) if row.outcome is not None else None)
             if effect_json is not None:
                 thread.effect = effect_from_json(effect_json)
                 thread.dispatched = bool(effect_json.get("dispatched"))
@@ -265,7 +271,8 @@ class ExecutionRun:
             if thread is None or thread.status not in ("READY", "WAITING"):
                 continue  # a late answer for a thread that was cancelled or already moved on
             if kind == "dispatched":
-                thread.dispatched, thread.dirty = True, True
+                thread.dispatched = True
+                self._dirty.add(thread.id)
                 continue
             if kind == "resume":
                 thread.status, thread.job = "READY", None
@@ -310,7 +317,7 @@ class ExecutionRun:
                                             f"'{thread.cursor.state}': {type(exc).__name__}: {exc}")
 
     def _apply(self, thread: ThreadState, outcome: Outcome, ready: Ready) -> None:
-        thread.dirty = True
+        self._dirty.add(thread.id)
         if isinstance(outcome, Moved):
             thread.cursor, thread.effect, thread.wake_at = outcome.cursor, None, None
             return
@@ -375,6 +382,7 @@ class ExecutionRun:
                                     cursor=child_cursor,
                                     status="PENDING")
                 self.threads[child.id] = child
+                self._dirty.add(child.id)
                 thread.children.append(child.id)
             if not effect.children:
                 # Nothing to wait for: the state goes on at once (``_drive`` picks this up).
@@ -391,7 +399,7 @@ class ExecutionRun:
             child = self.threads[parent.children[parent.started_children]]
             parent.started_children += 1
             running += 1
-            child.dirty = True
+            self._dirty.add(child.id)
             if parent.effect.distributed and self.start_child is not None:
                 self._start_child_execution(parent, child)
                 continue
@@ -471,7 +479,8 @@ class ExecutionRun:
         return self
 
     def _cancel(self, thread: ThreadState) -> None:
-        thread.status, thread.dirty = "CANCELLED", True
+        thread.status = "CANCELLED"
+        self._dirty.add(thread.id)
         if isinstance(thread.effect, Invoke) and thread.effect.task_token:
             self._round.drop_tokens.append(thread.effect.task_token)
         if isinstance(thread.effect, ChildExecution):
@@ -601,9 +610,9 @@ class ExecutionRun:
 
     def _transition(self, end: ExecutionEnd | None) -> Transition:
         round_ = self._round
-        writes = [thread.write() for thread in self.threads.values() if thread.dirty]
-        for thread in self.threads.values():
-            thread.dirty = False
+        # Only a durable journal needs the threads' rows (a memory journal keeps just the history).
+        writes = [self.threads[tid].write() for tid in sorted(self._dirty)] if self.journal.durable else []
+        self._dirty.clear()
         return Transition(execution_arn=self.arn, owner=self.owner, next_event_id=self.next_event_id,
                           threads=writes, events=list(round_.events), tokens=list(round_.tokens),
                           end=end, drop_tokens=list(round_.drop_tokens))

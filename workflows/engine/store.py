@@ -210,6 +210,7 @@ def _write_transition(conn: Connection, transition: Transition) -> None:
 @dataclass
 class SqlExecutionStore:
     db: SqlDatabase
+    durable: bool = field(default=True, init=False)  # a Journal that keeps thread rows
     _ready: bool = field(default=False, init=False)
 
     async def setup(self) -> None:
