@@ -4,7 +4,7 @@ output processing for JSONPath and JSONata, variables, history events and error 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workflows import errors
@@ -30,6 +30,7 @@ class StateRun:
     now: float
     random: Callable[[], float]
     resume: Resumed | None
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # --- what the state sees ------------------------------------------------------------------
 
@@ -47,14 +48,27 @@ class StateRun:
         return str(self.cursor.extra.get("phase", "start"))
 
     def variables(self) -> dict[str, JSON]:
+        scopes = self.cursor.variables
+        cached = self._memo.get("variables")
+        if cached is not None and cached[0] is scopes:
+            return cached[1]  # type: ignore[no-any-return]
         merged: dict[str, JSON] = {}
-        for scope in self.cursor.variables:
+        for scope in scopes:
             merged.update(scope)
+        self._memo["variables"] = (scopes, merged)
         return merged
 
     def context(self, task_token: str | None = None, map_item: tuple[int, JSON] | None = None) -> dict[str, JSON]:
-        return context_object(self.execution, self.name, self.type, self.cursor.entered_time,
-                              retry_count=sum(self.cursor.attempts), task_token=task_token, map_item=map_item)
+        # One state builds ``$$`` once per (token, item, attempt): Parameters, ResultSelector,
+        # OutputPath... each ask for it.
+        key = ("context", task_token, None if map_item is None else map_item[0], self.cursor.entered_time,
+               sum(self.cursor.attempts))
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = context_object(self.execution, self.name, self.type, self.cursor.entered_time,
+                                    retry_count=sum(self.cursor.attempts), task_token=task_token, map_item=map_item)
+            self._memo[key] = cached
+        return cached
 
     def env(self, value: JSON = None, *, raw: bool = True, task_token: str | None = None,
             map_item: tuple[int, JSON] | None = None) -> Env:
