@@ -382,7 +382,7 @@ It rewrites this file (the Notes section is kept) and saves the raw numbers in `
 {FANOUT_BEGIN}
 {fanout}{FANOUT_END}
 
-## Workflows
+## Workflows (ASL engine)
 
 {WORKFLOWS_BEGIN}
 {workflows}{WORKFLOWS_END}

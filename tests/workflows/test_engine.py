@@ -278,3 +278,28 @@ async def test_a_failed_child_execution_fails_the_distributed_map(harness: Harne
     started = await engine.start_execution(flow, "d2", "[1, 2, 3]")
     done = await finished(engine, started.arn)
     assert (done.status, done.error, done.cause) == ("FAILED", "BadItem", "two")
+
+
+async def test_a_task_token_cannot_be_derived_from_the_execution_it_belongs_to(tmp_path: Any) -> None:
+    """The same definition, execution name and state in two deployments get different tokens: a token
+    is the capability to answer its task, so nothing public may determine it."""
+    tokens = []
+    for deployment in ("one", "two"):
+        engine_support.CALLS.clear()
+        harness = Harness(f"sqlite:///{tmp_path / deployment}.db")
+        try:
+            engine = await harness.engine()
+            callback = await machine(engine, "callback", {"StartAt": "Ask", "States": {"Ask": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "double", "Payload": {"value": 1, "token.$": "$$.Task.Token"}},
+                "End": True}}})
+            await engine.start_execution(callback, "same-name", "{}")
+            for _ in range(200):
+                if engine_support.CALLS:
+                    break
+                await asyncio.sleep(0.01)
+            tokens.append(engine_support.CALLS[0]["event"]["token"])
+        finally:
+            await harness.close()
+    assert tokens[0] != tokens[1]
+    assert all(len(token) >= 64 for token in tokens)

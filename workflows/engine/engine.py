@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class WorkflowEngine:
         self._activity_waiters: dict[str, set[asyncio.Event]] = {}
         self._maintenance: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Per process: a token is persisted with its waiting task before anyone sees it, so a step
+        # replayed elsewhere after a crash may mint a different one harmlessly.
+        self._token_key = secrets.token_bytes(32)
         self._closing = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -116,7 +120,8 @@ class WorkflowEngine:
               redrive_count: int = 0) -> ExecutionInfo:
         return ExecutionInfo(execution_arn=arn, name=name, input=input_value, start_time=started,
                              role_arn=machine.role_arn, state_machine_arn=machine.arn,
-                             state_machine_name=machine.name, redrive_count=redrive_count)
+                             state_machine_name=machine.name, redrive_count=redrive_count,
+                             token_key=self._token_key)
 
     async def start_execution(self, machine: StateMachine, name: str | None, input_text: str,
                               parent: JSON = None) -> Execution:

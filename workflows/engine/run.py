@@ -522,19 +522,20 @@ class ExecutionRun:
         thread.job = asyncio.create_task(self._perform(thread, effect))
 
     async def _perform(self, thread: ThreadState, invoke: Invoke) -> None:
+        if thread.wake_at is None:
+            # No time limit: no second task to race against (this runs once per Task state).
+            self.deliver(thread.id, await self._invoke(thread, invoke))
+            return
         work = asyncio.ensure_future(self._invoke(thread, invoke))
         try:
-            if thread.wake_at is None:
-                resumed = await work
+            deadline = asyncio.ensure_future(self.clock.sleep_until(thread.wake_at))
+            done, _ = await asyncio.wait({work, deadline}, return_when=asyncio.FIRST_COMPLETED)
+            if work in done:
+                deadline.cancel()
+                resumed = work.result()
             else:
-                deadline = asyncio.ensure_future(self.clock.sleep_until(thread.wake_at))
-                done, _ = await asyncio.wait({work, deadline}, return_when=asyncio.FIRST_COMPLETED)
-                if work in done:
-                    deadline.cancel()
-                    resumed = work.result()
-                else:
-                    work.cancel()
-                    resumed = Resumed(error=thread.deadline_error, cause=None, failure=True)
+                work.cancel()
+                resumed = Resumed(error=thread.deadline_error, cause=None, failure=True)
         except asyncio.CancelledError:
             work.cancel()
             raise

@@ -72,6 +72,9 @@ class ExecutionInfo:
     state_machine_arn: str
     state_machine_name: str
     redrive_count: int = 0
+    # Keys the task tokens of this execution (HMAC): a token must not be guessable from the
+    # execution's ARN. Empty: tokens are random (local runs, where nothing replays a step).
+    token_key: bytes = field(default=b"", repr=False)
 
 
 # --- effects a state waits for -------------------------------------------------------------

@@ -4,6 +4,8 @@ or the error when the engine resumes it."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 
 from workflows import errors
 from workflows.language import jsonata_eval, templates
@@ -53,10 +55,15 @@ def _resumed(run: StateRun) -> Outcome:
 
 
 def task_token(run: StateRun) -> str:
-    """Unique per execution, state entry and attempt, and the same when the engine replays the step."""
+    """Unique per execution, state entry and attempt; unguessable (a token is the capability to answer
+    the task) — an HMAC under the execution's ``token_key``, so it is also the same when the engine
+    replays the step."""
+    key = run.execution.token_key
+    if not key:
+        return secrets.token_urlsafe(48)
     seed = f"{run.execution.execution_arn}|{list(run.cursor.scope)}|{run.name}|{run.cursor.entered_event_id}|" \
            f"{sum(run.cursor.attempts)}"
-    return hashlib.sha256(seed.encode()).hexdigest()
+    return hmac.new(key, seed.encode(), hashlib.sha256).hexdigest()
 
 
 def region_of(arn: str) -> str:
