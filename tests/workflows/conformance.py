@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-CASES_PATH = Path(os.environ.get("TRELLIS_ASL_CONFORMANCE", "/work/shared/asl-conformance/cases.jsonl"))
+
+def _cases_path() -> Path:
+    """``$TRELLIS_ASL_CONFORMANCE``, else ``../shared/asl-conformance/`` beside the checkout, else the
+    workplace's shared folder (a CI clone may live elsewhere)."""
+    configured = os.environ.get("TRELLIS_ASL_CONFORMANCE")
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parents[3] / "shared" / "asl-conformance" / "cases.jsonl"
+    return beside if beside.exists() else Path("/work/shared/asl-conformance/cases.jsonl")
+
+
+CASES_PATH = _cases_path()
 
 # AWS's recording stands for volatile values with these (see the file's README).
 _ACCOUNT = "111111111111"

@@ -5,46 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.workflows.conformance import CASES_PATH
 from workflows import errors
 from workflows.errors import EvaluationError
 from workflows.language import choice, jsonata_eval
 from workflows.language.env import Env
-from workflows.language.jsonpath import PathNotFound, select
 from workflows.language.timestamps import Timestamp, parse_timestamp
 
-CASES = Path("/work/shared/asl-conformance/cases.jsonl")
-
-
-def _simple_select(path: str, env: Env) -> Any:
-    """Stand-in for ``jsonpath.select`` while it is not written yet: ``$``/``$$``/``$var`` roots and
-    dotted member names only."""
-    if path.startswith("$$"):
-        value, rest = env.context, path[2:]
-    elif path == "$" or path.startswith("$."):
-        value, rest = env.input, path[1:]
-    else:
-        name, _, tail = path[1:].partition(".")
-        if name not in env.variables:
-            raise PathNotFound(path)
-        value, rest = env.variables[name], "." + tail if tail else ""
-    for key in filter(None, rest.split(".")):
-        if not isinstance(value, dict) or key not in value:
-            raise PathNotFound(path)
-        value = value[key]
-    return value
-
-
-@pytest.fixture(autouse=True)
-def _path_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        select("$", Env(input={}, context={}))
-    except NotImplementedError:
-        monkeypatch.setattr(choice, "select", _simple_select)
+CASES = CASES_PATH
 
 
 def _env(data: Any, variables: Mapping[str, Any] | None = None) -> Env:

@@ -1,45 +1,15 @@
-"""Intrinsic functions: AWS's recorded intrinsic cases replayed through ``templates``, plus the
-argument checks and renderings the recordings do not cover."""
+"""Intrinsic functions: the argument checks and renderings AWS's recorded cases (run whole by
+``test_conformance``) do not cover."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
-from tests.workflows.conformance_support import (
-    is_pass_only_jsonpath,
-    outcome_matches,
-    recorded_cases,
-    run_pass_machine,
-)
 from workflows.errors import INTRINSIC_FAILURE, RUNTIME, EvaluationError
 from workflows.language.env import Env
 from workflows.language.intrinsics import JavaRandom, evaluate, format_value, is_intrinsic
-
-
-def _check_volatile_result(actual: Any, placeholders: list[str]) -> None:
-    """The recordings replaced random numbers and UUIDs by placeholders; check their shape here."""
-    if "RandomNumberGenerated" in placeholders:
-        assert isinstance(actual["FunctionResult"], int)
-    if "generated-uuid" in placeholders:
-        assert str(uuid.UUID(actual["FunctionResult"])) == actual["FunctionResult"]
-
-
-def test_every_recorded_jsonpath_intrinsic_case_gives_aws_output() -> None:
-    cases = [case for case in recorded_cases() if case["area"] == "intrinsic_functions"]
-    jsonpath_cases = [case for case in cases if is_pass_only_jsonpath(case)]
-    # The others use JSONata's $partition/$range/$parse: the JSONata evaluator's tests cover them.
-    assert len(jsonpath_cases) == 66
-    failures = []
-    for case in jsonpath_cases:
-        outcome = run_pass_machine(case["definition"], case["input"])
-        if not outcome_matches(case, outcome):
-            failures.append((case["id"], outcome))
-        elif outcome["status"] == "SUCCEEDED":
-            _check_volatile_result(outcome["output"], case.get("extra_placeholders") or [])
-    assert failures == []
 
 
 def test_math_add_rounds_each_argument_half_up_like_java() -> None:

@@ -8,12 +8,12 @@ JSONata Pass whose Output is evaluated by this module alone.
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 from typing import Any
 
 import pytest
 
+from tests.workflows.conformance import CASES_PATH
 from workflows import errors
 from workflows.errors import EvaluationError
 from workflows.language import jsonata_eval
@@ -420,7 +420,7 @@ def test_now_is_the_given_instant_or_else_the_states_entered_time() -> None:
 
 # --- replaying the recorded cases --------------------------------------------------------------
 
-CASES = pathlib.Path("/work/shared/asl-conformance/cases.jsonl")
+CASES = CASES_PATH
 
 
 def _one_state_jsonata_outputs() -> list[Any]:

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.conformance_support import (
-    is_pass_only_jsonpath,
-    outcome_matches,
-    recorded_cases,
-    run_pass_machine,
-)
 from workflows.errors import RESULT_PATH_MATCH_FAILURE, RUNTIME, EvaluationError, StatesError
 from workflows.language import templates
 from workflows.language.env import Env
@@ -112,17 +106,3 @@ def test_assign_evaluates_only_dollar_keys_and_reads_variables_from_before() -> 
         "intrinsicLiteral": "States.Format('{}', $count)",
         "nested": {"id": "arn:e", "list": [None, 0.1, "$x"]},
     }
-
-
-def test_every_recorded_pass_succeed_fail_case_replays_through_the_templates() -> None:
-    """All JSONPath recordings whose machines use only Pass/Succeed/Fail (context object, Assign,
-    null paths, escapes, empty slices, the invalid-path causes), outside the intrinsic area."""
-    cases = [case for case in recorded_cases()
-             if is_pass_only_jsonpath(case) and case["area"] != "intrinsic_functions"]
-    assert len(cases) >= 30
-    failures = []
-    for case in cases:
-        outcome = run_pass_machine(case["definition"], case["input"])
-        if not outcome_matches(case, outcome):
-            failures.append((case["id"], outcome, case["expect"]))
-    assert failures == []

@@ -4,15 +4,15 @@ AWS ran in the conformance recordings validates."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.workflows.conformance import CASES_PATH
 from workflows.errors import DefinitionError
 from workflows.language.validation import Diagnostic, invalid_definition_message, load, validate
 
-CASES = Path("/work/shared/asl-conformance/cases.jsonl")
+CASES = CASES_PATH
 
 
 def _machine(states: dict[str, Any], start: str | None = None, **top: Any) -> dict[str, Any]:
