@@ -105,7 +105,7 @@ async def _run(args: argparse.Namespace, definition_text: str) -> int:
                                definition=definition_text, role_arn=f"arn:aws:iam::{engine.options.account_id}:role/"
                                f"trellis-{LOCAL_MACHINE}", status="ACTIVE", created=now, updated=now, revision_id="")
         try:
-            ran = await engine.run_express(machine, args.name, args.input)
+            ran = await engine.run_express(machine, args.name, args.input, keep_details=args.history)
         except WorkflowApiError as exc:
             print(f"{exc.code}: {exc.message}", file=sys.stderr)
             return EXIT_REFUSED

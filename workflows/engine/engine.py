@@ -271,8 +271,11 @@ class WorkflowEngine:
                 await self.wait_idle(arn)
         return self.clock.now()
 
-    async def run_express(self, machine: StateMachine, name: str | None, input_text: str) -> ExpressResult:
-        """An Express execution (StartSyncExecution): in memory, nothing persisted."""
+    async def run_express(self, machine: StateMachine, name: str | None, input_text: str, *,
+                          keep_details: bool = False) -> ExpressResult:
+        """An Express execution (StartSyncExecution): in memory, nothing persisted. Its history keeps
+        every event's type and id, and the details only with ``keep_details`` (AWS keeps no history
+        for Express executions; building it costs a JSON dump of each state's input and output)."""
         name = name or str(uuid.uuid4())
         input_value = _parse_input(input_text)
         arn = self.arn("express", machine.name, name, str(uuid.uuid4()))
@@ -281,7 +284,7 @@ class WorkflowEngine:
         journal = MemoryJournal()
         run = ExecutionRun(arn=arn, machine=definition, info=self._info(machine, arn, name, input_value, now),
                            clock=self.clock, registry=self.registry, tokens=self, journal=journal,
-                           deadline=_deadline(definition, now))
+                           deadline=_deadline(definition, now), keep_details=keep_details)
         await journal.commit(run.begin())
         result = await run.run()
         execution = Execution(arn=arn, state_machine_arn=machine.arn, name=name, status=result.status,

@@ -150,7 +150,8 @@ class ExecutionRun:
                  random: Callable[[], float] | None = None,
                  invoker: TaskInvoker | None = None,
                  start_child: ChildStarter | None = None,
-                 on_child_cancelled: Callable[[ChildExecution], None] | None = None) -> None:
+                 on_child_cancelled: Callable[[ChildExecution], None] | None = None,
+                 keep_details: bool = True) -> None:
         self.arn = arn
         self.machine = machine
         self.info = info
@@ -177,6 +178,8 @@ class ExecutionRun:
         self._deadline_job: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self._discarded = _DiscardedHistory()
+        # Express executions have no history API on AWS: their per-state event details go unbuilt.
+        self.keeps_details = keep_details
         self._dirty: set[str] = set()  # threads whose row the next commit writes
 
     # -- building ---------------------------------------------------------------------------------
@@ -649,6 +652,8 @@ class ExecutionRun:
 
 class _DiscardedHistory:
     """Ids for events nobody keeps (they only have to differ from each other)."""
+
+    keeps_details = False
 
     def __init__(self) -> None:
         self._count = 0

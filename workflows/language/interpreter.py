@@ -58,6 +58,7 @@ from workflows.language.outcomes import (
     Scope,
     Sleep,
     Suspended,
+    keeps_details,
 )
 from workflows.language.retry import error_output
 from workflows.language.states.common import StateRun, prefixed
@@ -107,8 +108,8 @@ def _advance(machine: Mapping[str, JSON], cursor: Cursor, execution: ExecutionIn
         cursor = replace(cursor, previous_event_id=started,
                          extra={key: value for key, value in cursor.extra.items() if key != "start_iteration"})
     if cursor.entered_event_id == 0:
-        entered = history.append(f"{state.get('Type')}StateEntered", state_entered(cursor.state, cursor.input),
-                                 cursor.previous_event_id)
+        details = state_entered(cursor.state, cursor.input) if keeps_details(history) else None
+        entered = history.append(f"{state.get('Type')}StateEntered", details, cursor.previous_event_id)
         cursor = replace(cursor, entered_event_id=entered, entered_time=now, previous_event_id=entered)
     run = StateRun(machine=machine, name=cursor.state, state=state, cursor=cursor, execution=execution,
                    history=history, now=now, random=random, resume=resume)

@@ -153,6 +153,12 @@ class Suspended:
 Outcome = Moved | Ended | Failed | Suspended
 
 
+def keeps_details(history: History) -> bool:
+    """Whether the history keeps event details: an Express execution's does not (AWS has no history
+    for it), so the hot per-state details — the state's input and output as JSON text — are not built."""
+    return bool(getattr(history, "keeps_details", True))
+
+
 class History(Protocol):
     def append(self, event_type: str, details: Mapping[str, Any] | None, previous_event_id: int) -> int:
         """Record one event (``details`` is the ``...EventDetails`` body, keyed as AWS names it, e.g.

@@ -13,7 +13,16 @@ from workflows.language import jsonata_eval, templates
 from workflows.language.context_object import context_object
 from workflows.language.env import JSON, Env
 from workflows.language.events import state_exited
-from workflows.language.outcomes import Cursor, Ended, ExecutionInfo, History, Moved, Outcome, Resumed
+from workflows.language.outcomes import (
+    Cursor,
+    Ended,
+    ExecutionInfo,
+    History,
+    Moved,
+    Outcome,
+    Resumed,
+    keeps_details,
+)
 
 # A state's QueryLanguage, else the definition's, else JSONPath.
 JSONATA = "JSONata"
@@ -175,7 +184,8 @@ class StateRun:
         """Record ``<Type>StateExited`` and go on to ``next_state`` (default: ``Next``) or end the
         thread (``End``, Succeed)."""
         variables = self.assigned_variables(assigned)
-        exit_id = self.emit(f"{self.type}StateExited", state_exited(self.name, output, assigned))
+        details = state_exited(self.name, output, assigned) if keeps_details(self.history) else None
+        exit_id = self.emit(f"{self.type}StateExited", details)
         target = next_state if next_state is not None else self.state.get("Next")
         if target is None:
             return Ended(output, exit_id)
