@@ -9,7 +9,8 @@ import pytest
 
 from workflows.errors import INTRINSIC_FAILURE, RUNTIME, EvaluationError
 from workflows.language.env import Env
-from workflows.language.intrinsics import JavaRandom, evaluate, format_value, is_intrinsic
+from workflows.language.intrinsics import evaluate, format_value, is_intrinsic
+from workflows.language.java_random import JavaRandom
 
 
 def test_math_add_rounds_each_argument_half_up_like_java() -> None:

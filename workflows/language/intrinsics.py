@@ -28,6 +28,7 @@ from workflows.language.intrinsic_syntax import (
     looks_like_call,
     parse,
 )
+from workflows.language.java_random import JavaRandom
 from workflows.language.jsonpath import PathNotFound, is_number, json_equal, root_value, select
 
 MAX_STRING_LENGTH = 10_000     # Base64Encode/Base64Decode/Hash input limit (AWS docs)
@@ -316,30 +317,6 @@ def _string_split(call: _Call) -> JSON:
 def _uuid(call: _Call) -> JSON:
     call.expect_count(0)
     return str(uuid.uuid4())
-
-
-class JavaRandom:
-    """``java.util.Random``'s generator, so a seeded MathRandom gives the same number as on AWS
-    (assuming AWS draws with ``nextInt(end - start)``)."""
-
-    _MULTIPLIER = 0x5DEECE66D
-    _MASK = (1 << 48) - 1
-
-    def __init__(self, seed: int) -> None:
-        self._seed = (seed ^ self._MULTIPLIER) & self._MASK
-
-    def _next(self, bits: int) -> int:
-        self._seed = (self._seed * self._MULTIPLIER + 0xB) & self._MASK
-        return self._seed >> (48 - bits)  # only ever asked for 31 bits: never negative
-
-    def next_int(self, bound: int) -> int:
-        if bound & -bound == bound:  # a power of two
-            return (bound * self._next(31)) >> 31
-        while True:
-            bits = self._next(31)
-            value = bits % bound
-            if bits - value + (bound - 1) < 2**31:
-                return value
 
 
 _FUNCTIONS: dict[str, Callable[[_Call], JSON]] = {

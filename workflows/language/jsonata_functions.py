@@ -21,6 +21,7 @@ from jsonata.functions import Functions
 from jsonata.jsonata import Jsonata
 from jsonata.parser import Parser
 
+from workflows.language.java_random import JavaRandom
 from workflows.language.jsonata_values import stringify, to_jsonata
 
 
@@ -125,24 +126,6 @@ def hash_(arguments: Sequence[Any] | None) -> Any:
             "D3137", f"Hash algorithm '{algorithm}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"
         )
     return digest(value.encode("utf-8")).hexdigest()
-
-
-class JavaRandom:
-    """``java.util.Random``'s generator: AWS seeds one with ``$random(seed)``, so the same seed
-    gives the same number as on AWS (``$random(42)`` is 0.7275636800328681)."""
-
-    _MULTIPLIER = 0x5DEECE66D
-    _MASK = (1 << 48) - 1
-
-    def __init__(self, seed: int) -> None:
-        self._seed = (seed ^ self._MULTIPLIER) & self._MASK
-
-    def _next(self, bits: int) -> int:
-        self._seed = (self._seed * self._MULTIPLIER + 0xB) & self._MASK
-        return self._seed >> (48 - bits)
-
-    def next_double(self) -> float:
-        return ((self._next(26) << 27) + self._next(27)) * (1.0 / (1 << 53))
 
 
 def random_(arguments: Sequence[Any] | None) -> Any:
