@@ -111,9 +111,9 @@ class StateRun:
 
     def effective_input(self) -> JSON:
         """JSONPath: InputPath over the raw input. JSONata: the raw input."""
-        if self.jsonata:
-            return self.cursor.input
-        return templates.input_path(self.state.get("InputPath", "$"), self.env())
+        if self.jsonata or "InputPath" not in self.state:
+            return self.cursor.input  # (the default "$" selects the input itself: no Env to build)
+        return templates.input_path(self.state["InputPath"], self.env())
 
     def parameters(self, effective: JSON, field: str = "Parameters", task_token: str | None = None) -> JSON:
         """JSONPath Parameters (or the field named) over the effective input; absent → the input."""
@@ -140,8 +140,7 @@ class StateRun:
             env = self.env(result, raw=False)
         assigned = templates.assign(self.state["Assign"], env) if "Assign" in self.state else None
         combined = templates.result_path(self.state.get("ResultPath", "$"), self.cursor.input, result)
-        output = templates.output_path(self.state.get("OutputPath", "$"), combined, self.env(combined, raw=False))
-        return self.leave(output, assigned, next_state)
+        return self.leave(self._output_path(combined), assigned, next_state)
 
     def finish_without_result(self, next_state: str | None = None,
                               assign_from: Mapping[str, JSON] | None = None, field_prefix: str = "") -> Outcome:
@@ -151,10 +150,13 @@ class StateRun:
         if self.jsonata:
             return self._finish_jsonata(self.env(), self.cursor.input, holder, next_state, field_prefix)
         effective = self.effective_input()
-        env = self.env(effective, raw=False)
-        assigned = templates.assign(holder["Assign"], env) if "Assign" in holder else None
-        output = templates.output_path(self.state.get("OutputPath", "$"), effective, env)
-        return self.leave(output, assigned, next_state)
+        assigned = templates.assign(holder["Assign"], self.env(effective, raw=False)) if "Assign" in holder else None
+        return self.leave(self._output_path(effective), assigned, next_state)
+
+    def _output_path(self, value: JSON) -> JSON:
+        if "OutputPath" not in self.state:
+            return value  # the default "$"
+        return templates.output_path(self.state["OutputPath"], value, self.env(value, raw=False))
 
     def _finish_jsonata(self, env: Env, default_output: JSON, holder: Mapping[str, JSON],
                         next_state: str | None, field_prefix: str = "") -> Outcome:
