@@ -64,7 +64,9 @@ class FunctionDataSource:
             elif operation == "Invoke":
                 event = request["payload"]
         try:
-            result = await asyncio.wait_for(self._call(handler, event), self.timeout_seconds)
+            # asyncio.timeout, not wait_for: no extra task per call.
+            async with asyncio.timeout(self.timeout_seconds):
+                result = await self._call(handler, event)
         except TimeoutError:
             # Only wait_for's own timeout gets here: _call turns the handler's errors into ours.
             # A sync handler's thread cannot be killed; it runs on, but nobody waits for it.
