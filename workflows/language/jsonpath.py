@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from functools import lru_cache
 from typing import Any
 
 from workflows.language import jsontext
@@ -57,7 +58,27 @@ def select(path: str, env: Env) -> JSON:
     if path == "$":
         return env.input  # the default InputPath/OutputPath of nearly every state
     parsed = parse(path)
-    return _evaluate(parsed, root_value(path, env), env.input)
+    start = root_value(path, env)
+    keys = _member_names(path)
+    if keys is not None:
+        # Most paths are plain member chains (``$.a.b``): walk the dicts; anything else (a miss
+        # included, for Jayway's exact error) takes the full evaluation.
+        node = start
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            return node
+    return _evaluate(parsed, start, env.input)
+
+
+@lru_cache(maxsize=4096)
+def _member_names(path: str) -> tuple[str, ...] | None:
+    segments = parse(path).segments
+    if all(isinstance(segment, Child) and len(segment.names) == 1 for segment in segments):
+        return tuple(segment.names[0] for segment in segments if isinstance(segment, Child))
+    return None
 
 
 def select_in(path: str, value: JSON) -> JSON:
