@@ -110,7 +110,7 @@ def _advance(machine: Mapping[str, JSON], cursor: Cursor, execution: ExecutionIn
     if cursor.entered_event_id == 0:
         details = state_entered(cursor.state, cursor.input) if keeps_details(history) else None
         entered = history.append(f"{state.get('Type')}StateEntered", details, cursor.previous_event_id)
-        cursor = replace(cursor, entered_event_id=entered, entered_time=now, previous_event_id=entered)
+        cursor = cursor.entered(entered, now)
     run = StateRun(machine=machine, name=cursor.state, state=state, cursor=cursor, execution=execution,
                    history=history, now=now, random=random, resume=resume)
     return _iteration_end(run, _run_state(run))

@@ -29,6 +29,21 @@ class Cursor:
     map_item: tuple[int, JSON] | None = None      # ``$$.Map.Item`` (Index, Value) in a Map iteration
     extra: Mapping[str, JSON] = field(default_factory=dict)  # state-specific progress that must persist
 
+    def with_previous(self, event_id: int) -> Cursor:
+        """This cursor after the thread recorded ``event_id`` (every history event does this, so it
+        copies the fields instead of running ``dataclasses.replace``'s full ``__init__``)."""
+        clone = object.__new__(Cursor)
+        clone.__dict__.update(self.__dict__)
+        object.__setattr__(clone, "previous_event_id", event_id)
+        return clone
+
+    def entered(self, event_id: int, now: float) -> Cursor:
+        """This cursor once its state is entered (``<Type>StateEntered`` is ``event_id``)."""
+        clone = self.with_previous(event_id)
+        object.__setattr__(clone, "entered_event_id", event_id)
+        object.__setattr__(clone, "entered_time", now)
+        return clone
+
     def to_json(self) -> dict[str, JSON]:
         return {
             "scope": list(self.scope),

@@ -89,7 +89,7 @@ class StateRun:
 
     def emit(self, event_type: str, details: Mapping[str, Any] | None = None) -> int:
         event_id = self.history.append(event_type, details, self.cursor.previous_event_id)
-        self.cursor = replace(self.cursor, previous_event_id=event_id)
+        self.cursor = self.cursor.with_previous(event_id)
         return event_id
 
     def continue_from(self, resume: Resumed | None) -> None:
