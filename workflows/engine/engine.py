@@ -23,9 +23,10 @@ from typing import Any, Protocol
 from workflows.clock import Clock, SystemClock
 from workflows.engine.effects import ChildExecution
 from workflows.engine.records import JSON, Execution, HistoryEvent, StateMachine, TaskToken, dumps
-from workflows.engine.run import ChildRequest, ExecutionRun, MemoryJournal, RunResult
+from workflows.engine.run import ExecutionRun
 from workflows.engine.store import SqlExecutionStore, Transition
 from workflows.engine.tasks import TaskRegistry
+from workflows.engine.threads import ChildRequest, MemoryJournal, RunResult
 from workflows.errors import HEARTBEAT_TIMEOUT, WorkflowApiError
 from workflows.language.interpreter import ExecutionInfo
 

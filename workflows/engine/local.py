@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflows.clock import Clock, ManualClock
-from workflows.engine.run import ExecutionRun, MemoryJournal, TaskInvoker
+from workflows.engine.run import ExecutionRun
 from workflows.engine.tasks import TaskRegistry
+from workflows.engine.threads import MemoryJournal, TaskInvoker
 from workflows.errors import TASK_FAILED, StatesError
 from workflows.language.env import JSON
 from workflows.language.interpreter import ExecutionInfo, Invoke

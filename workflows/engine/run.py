@@ -17,16 +17,29 @@ import contextlib
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from workflows.clock import Clock
-from workflows.engine.effects import ChildExecution, EngineEffect, effect_from_json, effect_to_json
+from workflows.engine.dispatch import TaskDispatcher
+from workflows.engine.effects import ChildExecution, effect_from_json
 from workflows.engine.records import JSON, HistoryEvent, TaskToken, ThreadRow, dumps
-from workflows.engine.store import ExecutionEnd, LeaseLost, ThreadWrite, Transition
-from workflows.engine.tasks import Resource, TaskRegistry, TaskRequest, parse_resource
-from workflows.errors import HEARTBEAT_TIMEOUT, TASK_FAILED, TIMEOUT, StatesError
+from workflows.engine.store import ExecutionEnd, LeaseLost, Transition
+from workflows.engine.tasks import TaskRegistry, parse_resource
+from workflows.engine.threads import (
+    TOP,
+    ChildRequest,
+    ChildStarter,
+    DiscardedHistory,
+    Journal,
+    RunResult,
+    TaskInvoker,
+    ThreadState,
+    TokenWaiter,
+    ending,
+)
+from workflows.errors import HEARTBEAT_TIMEOUT, TIMEOUT
 from workflows.language.interpreter import (
     Cursor,
     Effect,
@@ -47,92 +60,13 @@ from workflows.language.interpreter import (
     scope_states,
 )
 
-TOP = "0"
 Ready = deque[tuple[str, "Resumed | None"]]
 MAX_STEPS_PER_ROUND = 500   # a Pass loop still yields to commits and to other executions
 MAX_HISTORY_EVENTS = 25_000  # AWS's per-execution history limit
 
 
-class Journal(Protocol):
-    durable: bool  # whether it persists thread rows (a crash resumes from them)
-
-    async def commit(self, transition: Transition) -> None: ...
-
-
-TaskInvoker = Callable[[Invoke, ExecutionInfo], Awaitable[JSON]]
-
-
-class MemoryJournal:
-    """The journal of an execution that lives only in memory: it keeps the history."""
-
-    def __init__(self) -> None:
-        self.durable = False
-        self.events: list[HistoryEvent] = []
-
-    async def commit(self, transition: Transition) -> None:
-        self.events.extend(transition.events)
-
-
-@dataclass(frozen=True)
-class ChildRequest:
-    """Start a Distributed Map iteration as a child execution that answers ``token`` at its end."""
-
-    token: str
-    label: str
-    index: int
-    definition: Mapping[str, JSON]
-    input: JSON
-
-
-ChildStarter = Callable[[ChildRequest], Awaitable[None]]
-
-
-class TokenWaiter(Protocol):
-    async def wait(self, token: str, heartbeat_seconds: float | None) -> Mapping[str, JSON]:
-        """The answer to a task token: ``{"output": ...}`` or ``{"error", "cause"}``."""
-        ...
-
-
-@dataclass
-class ThreadState:
-    id: str
-    parent: str | None
-    cursor: Cursor
-    status: str                          # PENDING | READY | WAITING | ENDED | FAILED | CANCELLED
-    effect: EngineEffect | None = None
-    wake_at: float | None = None
-    outcome: dict[str, JSON] | None = None
-    children: list[str] = field(default_factory=list)
-    started_children: int = 0            # children start in index order: the first ``started_children``
-    finished_children: int = 0           # ... of which this many ended (so a fork's progress is O(1) per end)
-    failed_children: int = 0
-    last_child_event: int = 0
-    dispatched: bool = False             # a token task's work was handed out (not to repeat on restart)
-    fork_group: str = ""                 # names this fork's children: "<id>.<group>.<index>"
-    deadline_error: str = TIMEOUT        # what reaching ``wake_at`` means for a waiting Task
-    resume: Resumed | None = None
-    job: asyncio.Task[None] | None = None
-
-    def write(self) -> ThreadWrite:
-        effect = None if self.effect is None else {**effect_to_json(self.effect), "dispatched": self.dispatched,
-                                                   "group": self.fork_group}
-        return ThreadWrite(thread_id=self.id, parent_id=self.parent, status=self.status,
-                           cursor=self.cursor.to_json(), effect=effect, wake_at=self.wake_at,
-                           outcome=self.outcome)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    status: str
-    output: JSON = None
-    error: str | None = None
-    cause: str | None = None
-
-
 class _Round:
     """What one round produced, for one commit."""
-
-    durable = False
 
     def __init__(self) -> None:
         self.events: list[HistoryEvent] = []
@@ -165,9 +99,10 @@ class ExecutionRun:
         self.on_end = on_end
         self.on_commit = on_commit
         self.random = random  # Retry's jitter (tests pin it)
-        # Local runs: one callable answers every Task (request/response; heartbeats can't arrive, so
-        # HeartbeatSeconds acts as a second timeout) instead of the registry and task tokens.
-        self.invoker = invoker
+        self.invoker = invoker  # local runs: it answers every Task (see TaskDispatcher)
+        self.dispatcher = TaskDispatcher(info=info, clock=clock, registry=registry, tokens=tokens, invoker=invoker,
+                                         mark_dispatched=lambda thread_id: self._wakeups.put_nowait(
+                                             ("dispatched", thread_id, None)))
         # Without one (local runs), a Distributed Map's iterations run as threads of this run.
         self.start_child = start_child
         self.on_child_cancelled = on_child_cancelled
@@ -177,7 +112,7 @@ class ExecutionRun:
         self._round = _Round()
         self._deadline_job: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
-        self._discarded = _DiscardedHistory()
+        self._discarded = DiscardedHistory()
         # Express executions have no history API on AWS: their per-state event details go unbuilt.
         self.keeps_details = keep_details
         self._dirty: set[str] = set()  # threads whose row the next commit writes
@@ -458,7 +393,7 @@ class ExecutionRun:
             self._start_children(parent, ready)  # nothing to decide until all end or one fails
             return
         children = [self.threads[cid] for cid in parent.children]
-        decision = fork_progress(fork, [_ending(c) for c in children])
+        decision = fork_progress(fork, [ending(c) for c in children])
         if decision.action == "continue":
             self._start_children(parent, ready)
             return
@@ -525,56 +460,7 @@ class ExecutionRun:
         thread.job = asyncio.create_task(self._perform(thread, effect))
 
     async def _perform(self, thread: ThreadState, invoke: Invoke) -> None:
-        if thread.wake_at is None:
-            # No time limit: no second task to race against (this runs once per Task state).
-            self.deliver(thread.id, await self._invoke(thread, invoke))
-            return
-        work = asyncio.ensure_future(self._invoke(thread, invoke))
-        try:
-            deadline = asyncio.ensure_future(self.clock.sleep_until(thread.wake_at))
-            done, _ = await asyncio.wait({work, deadline}, return_when=asyncio.FIRST_COMPLETED)
-            if work in done:
-                deadline.cancel()
-                resumed = work.result()
-            else:
-                work.cancel()
-                resumed = Resumed(error=thread.deadline_error, cause=None, failure=True)
-        except asyncio.CancelledError:
-            work.cancel()
-            raise
-        self.deliver(thread.id, resumed)
-
-    async def _invoke(self, thread: ThreadState, invoke: Invoke) -> Resumed:
-        if self.invoker is not None:
-            return await _answer(self.invoker(invoke, self.info))
-        resource = parse_resource(invoke.resource)
-        runner = None if resource is None else self.registry.runner_for(resource)
-        if resource is None or runner is None:
-            return Resumed(error="States.Runtime", cause=self.registry.problem(invoke.resource))
-        if resource.waits_for_token:
-            return await self._invoke_and_wait(thread, invoke, resource)
-        return await _answer(runner.run(self._task_request(thread, invoke, resource)))
-
-    async def _invoke_and_wait(self, thread: ThreadState, invoke: Invoke, resource: Resource) -> Resumed:
-        token = invoke.task_token
-        assert token is not None
-        if not thread.dispatched:
-            runner = self.registry.runner_for(resource)
-            assert runner is not None
-            dispatched = await _answer(runner.run(self._task_request(thread, invoke, resource)))
-            if dispatched.failed:
-                return dispatched
-            # Remember the dispatch, so a restart waits for the token instead of sending again.
-            self._wakeups.put_nowait(("dispatched", thread.id, None))
-        answer = await self.tokens.wait(token, invoke.heartbeat_seconds)
-        if "error" in answer:
-            return Resumed(error=answer.get("error"), cause=answer.get("cause"))
-        return Resumed(result=answer.get("output"))
-
-    def _task_request(self, thread: ThreadState, invoke: Invoke, resource: Resource) -> TaskRequest:
-        return TaskRequest(resource=resource, payload=invoke.payload, execution=self.info,
-                           state_name=thread.cursor.state, task_token=invoke.task_token,
-                           heartbeat_seconds=invoke.heartbeat_seconds)
+        self.deliver(thread.id, await self.dispatcher.perform(thread, invoke))
 
     async def _expire_at(self, deadline: float) -> None:
         await self.clock.sleep_until(deadline)
@@ -648,39 +534,6 @@ class ExecutionRun:
             if thread.job is not None:
                 thread.job.cancel()
                 thread.job = None
-
-
-class _DiscardedHistory:
-    """Ids for events nobody keeps (they only have to differ from each other)."""
-
-    keeps_details = False
-
-    def __init__(self) -> None:
-        self._count = 0
-
-    def append(self, event_type: str, details: Mapping[str, Any] | None, previous_event_id: int) -> int:
-        self._count += 1
-        return self._count
-
-
-def _ending(thread: ThreadState) -> Ended | Failed | None:
-    outcome = thread.outcome
-    if thread.status == "ENDED" and outcome is not None:
-        return Ended(outcome.get("output"), int(outcome.get("previous_event_id") or 0))
-    if thread.status == "FAILED" and outcome is not None:
-        return Failed(outcome.get("error"), outcome.get("cause"), int(outcome.get("previous_event_id") or 0))
-    return None
-
-
-async def _answer(call: Awaitable[JSON]) -> Resumed:
-    """A task's result, or its failure: a ``StatesError`` as raised, any other exception (a
-    runner's bug) as ``States.TaskFailed``."""
-    try:
-        return Resumed(result=await call)
-    except StatesError as exc:
-        return Resumed(error=exc.error, cause=exc.cause, failure=True)
-    except Exception as exc:  # noqa: BLE001 - a runner's bug is this task's failure, not the engine's
-        return Resumed(error=TASK_FAILED, cause=f"{type(exc).__name__}: {exc}", failure=True)
 
 
 def _requeue(run: ExecutionRun, thread_id: str, resumed: Resumed | None) -> Callable[[], None]:
