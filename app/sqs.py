@@ -31,16 +31,16 @@ from starlette.responses import Response
 
 from auth.service_gate import GateRefusal, ServiceGate
 from auth.sigv4 import CredentialLookup
-from workflows.queues import (
+from workflows.queue_rules import (
     DEFAULT_SENDER,
     QueueError,
-    QueueStore,
     ReceivedMessage,
     SentMessage,
     check_message_attributes,
     invalid_parameter,
     missing_parameter,
 )
+from workflows.queues import QueueStore
 
 log = logging.getLogger("trellis.sqs")
 CONTENT_TYPE = "application/x-amz-json-1.0"

@@ -31,7 +31,8 @@ from app.settings import load_settings
 from app.sqs_setup import attach_sqs
 from tests.test_jwt_verifier import free_port
 from tests.workflows.test_queues import parked_event
-from workflows.queues import QueueStore, md5_of_attributes
+from workflows.queue_rules import md5_of_attributes
+from workflows.queues import QueueStore
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"

@@ -11,7 +11,8 @@ import pytest
 
 from datasources.sql import open_database
 from workflows.clock import ManualClock
-from workflows.queues import QueueError, QueueStore, md5_of_attributes
+from workflows.queue_rules import QueueError, md5_of_attributes
+from workflows.queues import QueueStore
 
 ACCOUNT = "123456789012"
 

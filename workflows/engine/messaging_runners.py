@@ -22,7 +22,8 @@ from workflows.clock import Clock, SystemClock
 from workflows.engine.records import JSON, dumps
 from workflows.engine.tasks import TaskRegistry, TaskRequest
 from workflows.errors import StatesError
-from workflows.queues import QueueError, QueueStore, check_message_attributes
+from workflows.queue_rules import QueueError, check_message_attributes
+from workflows.queues import QueueStore
 
 # Which Parameters each integration passes on; Step Functions drops the others.
 SQS_PARAMETERS = ("QueueUrl", "MessageBody", "MessageAttributes", "DelaySeconds", "MessageGroupId",
