@@ -32,6 +32,7 @@ async def _committed_task_keys(url: str) -> set[str]:
     database = open_database(url)
     store = SqlExecutionStore(database)
     try:
+        await store.setup()  # a kill before the worker created its tables leaves none
         keys: set[str] = set()
         for index in range(EXECUTIONS):
             arn = f"arn:aws:states:us-east-1:123456789012:execution:crash:run-{index}"
