@@ -34,6 +34,7 @@ from workflows.service_activities import (
     send_task_heartbeat,
     send_task_success,
 )
+from workflows.service_map_runs import describe_map_run, list_map_runs
 from workflows.service_params import (
     EXECUTION_STATUSES,
     Request,
@@ -241,16 +242,21 @@ async def stop_execution(api: StepFunctionsApi, request: Request) -> dict[str, J
 
 
 async def list_executions(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    if request.get("mapRunArn") is not None:
-        raise WorkflowApiError("ValidationException", "Listing the executions of a Map Run is not supported")
     size = request.page_size()
     status = request.choice("statusFilter", EXECUTION_STATUSES)
     after = decode_token(request.string("nextToken"), max_length=3096)
-    machine = await _machine(api, request.required("stateMachineArn"))
-    if machine.type != "STANDARD":
-        raise WorkflowApiError("StateMachineTypeNotSupported",
-                               "This operation is not supported by this type of state machine")
-    rows = await api.engine.store.list_executions(machine.arn, status, after, size + 1)
+    map_run_arn = request.string("mapRunArn")
+    if (map_run_arn is None) == (request.get("stateMachineArn") is None):
+        raise WorkflowApiError("ValidationException", "Exactly one of stateMachineArn and mapRunArn is required")
+    if map_run_arn is not None:
+        arn_kind(map_run_arn, "mapRun")
+        rows = await api.engine.store.list_executions("", status, after, size + 1, map_run_arn=map_run_arn)
+    else:
+        machine = await _machine(api, request.required("stateMachineArn"))
+        if machine.type != "STANDARD":
+            raise WorkflowApiError("StateMachineTypeNotSupported",
+                                   "This operation is not supported by this type of state machine")
+        rows = await api.engine.store.list_executions(machine.arn, status, after, size + 1)
     answer: dict[str, JSON] = {"executions": [execution_list_item(row) for row in rows[:size]]}
     if len(rows) > size:
         last = rows[size - 1]
@@ -336,6 +342,8 @@ OPERATIONS: dict[str, Operation] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
+    "DescribeMapRun": describe_map_run,
+    "ListMapRuns": list_map_runs,
 }
 
 # The request member naming the resource an operation acts on (IAM's resource); the rest act on "*"
@@ -348,12 +356,15 @@ _RESOURCE_MEMBERS = {
     "DescribeStateMachineForExecution": "executionArn", "RedriveExecution": "executionArn",
     "DeleteActivity": "activityArn", "DescribeActivity": "activityArn", "GetActivityTask": "activityArn",
     "TagResource": "resourceArn", "UntagResource": "resourceArn", "ListTagsForResource": "resourceArn",
+    "DescribeMapRun": "mapRunArn", "ListMapRuns": "executionArn",
 }
 
 
 def resource_of(api: StepFunctionsApi, operation: str, request: Mapping[str, Any]) -> str:
     """The ARN IAM authorizes ``states:<operation>`` on."""
     member = _RESOURCE_MEMBERS.get(operation)
+    if operation == "ListExecutions" and request.get("stateMachineArn") is None:
+        member = "mapRunArn"  # a Map Run's iterations
     if member is not None:
         value = request.get(member)
         return value if isinstance(value, str) and value else "*"

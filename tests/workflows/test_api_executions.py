@@ -304,3 +304,38 @@ def test_the_recorded_api_and_base_cases_run_through_the_api_as_on_aws(served: S
         if found:
             problems[case["id"]] = found
     assert problems == {}
+
+
+DISTRIBUTED = {"StartAt": "Each", "States": {"Each": {
+    "Type": "Map", "MaxConcurrency": 2,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "Double", "States": {"Double": {
+                          "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "Parameters": {"FunctionName": "double", "Payload": {"n.$": "$"}},
+                          "OutputPath": "$.Payload.doubled", "End": True}}},
+    "End": True}}}
+
+
+def test_a_distributed_map_run_is_described_listed_and_its_child_executions_listed(
+        sfn: Any, request: pytest.FixtureRequest) -> None:
+    arn = create_machine(sfn, _name(request), DISTRIBUTED)
+    started = sfn.start_execution(stateMachineArn=arn, name="fan-out", input="[1, 2, 3]")
+    described = wait_until_done(sfn, started["executionArn"])
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == [2, 4, 6]
+
+    runs = sfn.list_map_runs(executionArn=started["executionArn"])["mapRuns"]
+    assert len(runs) == 1 and runs[0]["executionArn"] == started["executionArn"]
+    map_run = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+    assert map_run["status"] == "SUCCEEDED" and map_run["maxConcurrency"] == 2
+    assert map_run["executionCounts"]["succeeded"] == 3 and map_run["executionCounts"]["total"] == 3
+
+    children = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"])["executions"]
+    assert len(children) == 3 and {child["status"] for child in children} == {"SUCCEEDED"}
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert json.loads(child["output"]) in (2, 4, 6)
+    assert sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"][0]["type"] == \
+        "ExecutionStarted"
+    with pytest.raises(botocore.exceptions.ClientError) as both:
+        sfn.list_executions(mapRunArn=runs[0]["mapRunArn"], stateMachineArn=arn)
+    assert error_code(both.value) == "ValidationException"

@@ -35,7 +35,8 @@ def effect_to_json(effect: EngineEffect) -> dict[str, JSON]:
     return {"kind": "Fork", "fork": effect.kind, "children": len(effect.children),
             "max_concurrency": effect.max_concurrency,
             "tolerated_count": effect.tolerated_failure_count,
-            "tolerated_percentage": effect.tolerated_failure_percentage, "distributed": effect.distributed}
+            "tolerated_percentage": effect.tolerated_failure_percentage, "distributed": effect.distributed,
+            "map_run_arn": effect.map_run_arn}
 
 
 def effect_from_json(data: Mapping[str, JSON]) -> EngineEffect:
@@ -50,4 +51,5 @@ def effect_from_json(data: Mapping[str, JSON]) -> EngineEffect:
                       credentials=data.get("credentials"))
     return Fork(kind=data["fork"], children=(), max_concurrency=int(data["max_concurrency"]),
                 tolerated_failure_count=data["tolerated_count"],
-                tolerated_failure_percentage=data["tolerated_percentage"], distributed=bool(data.get("distributed")))
+                tolerated_failure_percentage=data["tolerated_percentage"], distributed=bool(data.get("distributed")),
+                map_run_arn=str(data.get("map_run_arn") or ""))

@@ -220,7 +220,7 @@ class WorkflowEngine:
                                      revision_id="")
         await self.start_execution(child_machine, name, dumps(request.input),
                                    parent={"token": request.token, "pattern": "map",
-                                           "execution": parent.execution_arn})
+                                           "execution": parent.execution_arn, "mapRunArn": request.map_run_arn})
 
     def _stop_child(self, parent: ExecutionInfo, child: ChildExecution) -> None:
         machine_name, name = self._child_arn_parts(parent, child.token, child.label)

@@ -363,8 +363,10 @@ class ExecutionRun:
         definition = {"StartAt": thread.cursor.state, "States": processor_states}
         if "QueryLanguage" in scope_machine:
             definition["QueryLanguage"] = scope_machine["QueryLanguage"]
+        parent = self.threads[thread.parent or TOP]
+        map_run_arn = parent.effect.map_run_arn if isinstance(parent.effect, Fork) else ""
         request = ChildRequest(token=effect.token, label=effect.label, index=int(thread.id.rsplit(".", 1)[1]),
-                               definition=definition, input=thread.cursor.input)
+                               definition=definition, input=thread.cursor.input, map_run_arn=map_run_arn)
 
         async def perform() -> None:
             if not thread.dispatched:

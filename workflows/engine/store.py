@@ -8,7 +8,7 @@ many executions share one transaction and one fsync; each ``Transition`` is atom
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +63,15 @@ class Transition:
     tokens: Sequence[TaskToken] = ()
     end: ExecutionEnd | None = None
     drop_tokens: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class MapRunSummary:
+    map_run_arn: str
+    execution_arn: str
+    counts: Mapping[str, int]          # by execution status
+    started: float
+    stopped: float | None
 
 
 class LeaseLost(Exception):
@@ -290,7 +299,9 @@ class SqlExecutionStore:
                         role_arn=execution.role_arn, started=execution.started, deadline=deadline,
                         next_event_id=first.next_event_id, owner=owner, lease_until=lease_until,
                         redrive_count=execution.redrive_count,
-                        parent=None if execution.parent is None else dumps(execution.parent)))
+                        parent=None if execution.parent is None else dumps(execution.parent),
+                        map_run_arn=execution.parent.get("mapRunArn") or None
+                        if isinstance(execution.parent, dict) else None))
             except IntegrityError:
                 row = conn.execute(select(t.executions).where(t.executions.c.arn == execution.arn)).one()
                 return _execution(row)
@@ -305,10 +316,12 @@ class SqlExecutionStore:
         return await self.db.read(work)
 
     async def list_executions(self, state_machine_arn: str, status: str | None, after: str | None,
-                              limit: int) -> list[Execution]:
+                              limit: int, *, map_run_arn: str | None = None) -> list[Execution]:
         def work(conn: Connection) -> list[Execution]:
             # Newest first, as AWS lists them; ``after`` is "<started>/<arn>" of the last row seen.
-            query = select(t.executions).where(t.executions.c.state_machine_arn == state_machine_arn)
+            query = select(t.executions).where(
+                t.executions.c.map_run_arn == map_run_arn if map_run_arn is not None
+                else t.executions.c.state_machine_arn == state_machine_arn)
             if status is not None:
                 query = query.where(t.executions.c.status == status)
             if after is not None:
@@ -538,6 +551,22 @@ class SqlExecutionStore:
                 timestamp=now, details=dumps({"executionRedrivenEventDetails": {"redriveCount": count}})))
             return count
         return await self.db.write(work)
+
+    async def map_run_summary(self, map_run_arn: str) -> MapRunSummary | None:
+        """The iterations (child executions) of a Distributed Map's Map Run, counted by status."""
+        def work(conn: Connection) -> MapRunSummary | None:
+            rows = conn.execute(select(t.executions.c.status, func.count(), func.min(t.executions.c.started),
+                                       func.max(t.executions.c.stopped), func.min(t.executions.c.parent))
+                                .where(t.executions.c.map_run_arn == map_run_arn)
+                                .group_by(t.executions.c.status)).all()
+            if not rows:
+                return None
+            parent = json.loads(rows[0][4])
+            return MapRunSummary(map_run_arn=map_run_arn, execution_arn=str(parent.get("execution")),
+                                 counts={row[0]: int(row[1]) for row in rows},
+                                 started=min(float(row[2]) for row in rows),
+                                 stopped=max((float(row[3]) for row in rows if row[3] is not None), default=None))
+        return await self.db.read(work)
 
     async def count_running(self) -> int:
         def work(conn: Connection) -> int:

@@ -47,9 +47,11 @@ executions = Table(
     Column("stop_requested", Text),                      # JSON {error, cause} from StopExecution
     Column("redrive_count", Integer, nullable=False, default=0),
     Column("parent", Text),                              # JSON: the task token of a parent's .sync task
+    Column("map_run_arn", String(600)),                  # a Distributed Map iteration's Map Run
     UniqueConstraint("state_machine_arn", "name", name="sfn_executions_name"),
 )
 Index("sfn_executions_running", executions.c.status, executions.c.lease_until)
+Index("sfn_executions_map_run", executions.c.map_run_arn)
 
 threads = Table(
     "sfn_threads", metadata,

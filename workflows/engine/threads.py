@@ -46,6 +46,7 @@ class ChildRequest:
     index: int
     definition: Mapping[str, JSON]
     input: JSON
+    map_run_arn: str = ""
 
 
 ChildStarter = Callable[[ChildRequest], Awaitable[None]]

@@ -118,6 +118,7 @@ class Fork:
     tolerated_failure_percentage: float | None = None
     # A Distributed Map's iterations are child executions: their events are not in this history.
     distributed: bool = False
+    map_run_arn: str = ""              # a Distributed Map's Map Run (its children are listed under it)
 
 
 Effect = Sleep | Invoke | Fork

@@ -36,8 +36,9 @@ def run_map(run: StateRun) -> Outcome:
     processor = _processor(run.state)
     distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
     previous = started
+    run_arn = map_run_arn(run) if distributed else ""
     if distributed:
-        previous = run.emit("MapRunStarted", map_run_started(map_run_arn(run)))
+        previous = run.emit("MapRunStarted", map_run_started(run_arn))
     # An inline iteration reads the outer variables (its own Assigns stay in its scope); a Distributed
     # Map's iterations are child executions and see none of them.
     variables = ({},) if distributed else (*run.cursor.variables, {})
@@ -50,7 +51,8 @@ def run_map(run: StateRun) -> Outcome:
     cursor = run.with_extra(phase="forked", distributed=distributed)
     return Suspended(cursor, Fork(kind="Map", children=children, max_concurrency=max_concurrency,
                                   tolerated_failure_count=tolerated_count,
-                                  tolerated_failure_percentage=tolerated_percentage, distributed=distributed))
+                                  tolerated_failure_percentage=tolerated_percentage, distributed=distributed,
+                                  map_run_arn=run_arn))
 
 
 def _resumed(run: StateRun) -> Outcome:
