@@ -21,7 +21,7 @@ from tests.workflows.api_support import (
     served_workflows,
     wait_until_done,
 )
-from tests.workflows.conformance import compare, load_cases
+from tests.workflows.conformance import compare, recorded_cases
 
 DOUBLE = {"StartAt": "Double", "States": {
     "Double": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
@@ -288,9 +288,7 @@ def test_a_failed_execution_is_redriven_from_the_state_that_failed(sfn: Any, req
 
 
 def test_the_recorded_api_and_base_cases_run_through_the_api_as_on_aws(served: Served) -> None:
-    cases = [case for case in load_cases() if case["area"] in ("api", "base") and not case.get("has_wait")]
-    if not cases:
-        pytest.skip("the AWS conformance recordings are not on this machine")
+    cases = [case for case in recorded_cases() if case["area"] in ("api", "base") and not case.get("has_wait")]
     sfn = served.client()
     problems: dict[str, list[str]] = {}
     for index, case in enumerate(cases):

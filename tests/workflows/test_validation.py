@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.workflows.conformance import CASES_PATH
+from tests.workflows.conformance import recorded_cases
 from workflows.errors import DefinitionError
 from workflows.language.validation import Diagnostic, invalid_definition_message, load, validate
-
-CASES = CASES_PATH
 
 
 def _machine(states: dict[str, Any], start: str | None = None, **top: Any) -> dict[str, Any]:
@@ -335,15 +333,8 @@ def test_diagnostics_render_as_create_state_machine_quotes_them() -> None:
 
 # --- AWS's recorded definitions -------------------------------------------------------------------
 
-def _all_cases() -> list[dict[str, Any]]:
-    if not CASES.exists():
-        return []
-    return [json.loads(line) for line in CASES.read_text().splitlines() if line.strip()]
-
-
-@pytest.mark.skipif(not CASES.exists(), reason="conformance cases not available")
 def test_every_definition_aws_ran_validates_without_errors() -> None:
-    cases = _all_cases()
+    cases = recorded_cases()
     assert len(cases) == 452
     refused = {}
     for case in cases:
