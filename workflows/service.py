@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows import service_lookup as lookup
 from workflows.engine.engine import WorkflowEngine
 from workflows.engine.records import JSON, StateMachine
 from workflows.errors import DefinitionError, WorkflowApiError
@@ -43,6 +44,7 @@ from workflows.service_params import (
     check_role_arn,
     decode_token,
     encode_token,
+    page,
     parse_input,
 )
 from workflows.service_redrive import redrive_execution
@@ -131,20 +133,12 @@ def _idempotent_create(existing: StateMachine, definition: str, role_arn: str, m
     return {"stateMachineArn": existing.arn, "creationDate": existing.created}
 
 
-async def _machine(api: StepFunctionsApi, arn: str) -> StateMachine:
-    arn_kind(arn, "stateMachine")
-    machine = await api.engine.store.get_state_machine(arn)
-    if machine is None:
-        raise WorkflowApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-    return machine
-
-
 async def describe_state_machine_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    return describe_state_machine(await _machine(api, request.required("stateMachineArn")))
+    return describe_state_machine(await lookup.state_machine(api.engine.store, request.required("stateMachineArn")))
 
 
 async def update_state_machine(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _machine(api, request.required("stateMachineArn"))
+    machine = await lookup.state_machine(api.engine.store, request.required("stateMachineArn"))
     definition = request.string("definition", max_length=MAX_DEFINITION_LENGTH)
     role_arn = request.string("roleArn")
     if all(request.get(name) is None for name in
@@ -178,16 +172,13 @@ async def list_state_machines(api: StepFunctionsApi, request: Request) -> dict[s
     size = request.page_size()
     after = decode_token(request.string("nextToken"))
     rows = await api.engine.store.list_state_machines(after, size + 1)
-    answer: dict[str, JSON] = {"stateMachines": [state_machine_list_item(row) for row in rows[:size]]}
-    if len(rows) > size:
-        answer["nextToken"] = encode_token(rows[size - 1].arn)
-    return answer
+    return page(rows, size, "stateMachines", state_machine_list_item)
 
 
 # -- executions ----------------------------------------------------------------------------------------
 
 async def start_execution(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _machine(api, request.required("stateMachineArn"))
+    machine = await lookup.state_machine(api.engine.store, request.required("stateMachineArn"))
     input_text = parse_input(request.json_text("input"))
     name = request.string("name")
     if name is not None:
@@ -209,7 +200,7 @@ def _start_express(api: StepFunctionsApi, machine: StateMachine, name: str | Non
 
 
 async def start_sync_execution(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    machine = await _machine(api, request.required("stateMachineArn"))
+    machine = await lookup.state_machine(api.engine.store, request.required("stateMachineArn"))
     if machine.type != "EXPRESS":
         raise WorkflowApiError("StateMachineTypeNotSupported",
                                "This operation is not supported by this type of state machine")
@@ -221,20 +212,12 @@ async def start_sync_execution(api: StepFunctionsApi, request: Request) -> dict[
     return sync_execution(ran.execution)
 
 
-async def _execution(api: StepFunctionsApi, arn: str) -> Any:
-    arn_kind(arn, "execution")
-    execution = await api.engine.store.get_execution(arn)
-    if execution is None:
-        raise WorkflowApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
-    return execution
-
-
 async def describe_execution_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    return describe_execution(await _execution(api, request.required("executionArn")))
+    return describe_execution(await lookup.execution(api.engine.store, request.required("executionArn")))
 
 
 async def stop_execution(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    execution = await _execution(api, request.required("executionArn"))
+    execution = await lookup.execution(api.engine.store, request.required("executionArn"))
     error = request.string("error", max_length=MAX_ERROR_LENGTH)
     cause = request.string("cause", max_length=MAX_CAUSE_LENGTH)
     stopped = await api.engine.stop_execution(execution.arn, error, cause)
@@ -252,7 +235,7 @@ async def list_executions(api: StepFunctionsApi, request: Request) -> dict[str, 
         arn_kind(map_run_arn, "mapRun")
         rows = await api.engine.store.list_executions("", status, after, size + 1, map_run_arn=map_run_arn)
     else:
-        machine = await _machine(api, request.required("stateMachineArn"))
+        machine = await lookup.state_machine(api.engine.store, request.required("stateMachineArn"))
         if machine.type != "STANDARD":
             raise WorkflowApiError("StateMachineTypeNotSupported",
                                    "This operation is not supported by this type of state machine")
@@ -265,7 +248,7 @@ async def list_executions(api: StepFunctionsApi, request: Request) -> dict[str, 
 
 
 async def get_execution_history(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    execution = await _execution(api, request.required("executionArn"))
+    execution = await lookup.execution(api.engine.store, request.required("executionArn"))
     size = request.page_size()
     reverse = request.boolean("reverseOrder")
     include_data = request.get("includeExecutionData") is not False
@@ -280,13 +263,13 @@ async def get_execution_history(api: StepFunctionsApi, request: Request) -> dict
 
 
 async def describe_state_machine_for_execution_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    execution = await _execution(api, request.required("executionArn"))
+    execution = await lookup.execution(api.engine.store, request.required("executionArn"))
     machine = await api.engine.store.get_state_machine(execution.state_machine_arn)
     return describe_state_machine_for_execution(execution, machine)
 
 
 async def redrive_execution_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    execution = await _execution(api, request.required("executionArn"))
+    execution = await lookup.execution(api.engine.store, request.required("executionArn"))
     return {"redriveDate": await redrive_execution(api.engine, execution)}
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from workflows import service_lookup as lookup
 from workflows.engine.records import JSON, Activity
 from workflows.errors import WorkflowApiError
-from workflows.service_params import MAX_DATA_LENGTH, Request, arn_kind, check_name, decode_token, encode_token
+from workflows.service_params import MAX_DATA_LENGTH, Request, arn_kind, check_name, decode_token, page
 from workflows.service_shapes import describe_activity
 
 if TYPE_CHECKING:
@@ -26,14 +27,6 @@ async def create_activity(api: StepFunctionsApi, request: Request) -> dict[str, 
     return {"activityArn": stored.arn, "creationDate": stored.created}
 
 
-async def _activity(api: StepFunctionsApi, arn: str) -> Activity:
-    arn_kind(arn, "activity")
-    activity = await api.engine.store.get_activity(arn)
-    if activity is None:
-        raise WorkflowApiError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
-    return activity
-
-
 async def delete_activity(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
     arn = request.required("activityArn")
     arn_kind(arn, "activity")
@@ -42,22 +35,19 @@ async def delete_activity(api: StepFunctionsApi, request: Request) -> dict[str, 
 
 
 async def describe_activity_op(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    return describe_activity(await _activity(api, request.required("activityArn")))
+    return describe_activity(await lookup.activity(api.engine.store, request.required("activityArn")))
 
 
 async def list_activities(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
     size = request.page_size()
     after = decode_token(request.string("nextToken"))
     rows = await api.engine.store.list_activities(after, size + 1)
-    answer: dict[str, JSON] = {"activities": [describe_activity(row) for row in rows[:size]]}
-    if len(rows) > size:
-        answer["nextToken"] = encode_token(rows[size - 1].arn)
-    return answer
+    return page(rows, size, "activities", describe_activity)
 
 
 async def get_activity_task(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
     """Long poll (up to 60 s): the next task of the activity, or ``{}`` when none came."""
-    activity = await _activity(api, request.required("activityArn"))
+    activity = await lookup.activity(api.engine.store, request.required("activityArn"))
     worker = request.string("workerName", max_length=80) or ""
     task = await api.engine.get_activity_task(activity.arn, worker, api.activity_poll_seconds)
     if task is None:

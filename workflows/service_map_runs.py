@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from workflows import service_lookup as lookup
 from workflows.engine.records import JSON
 from workflows.errors import WorkflowApiError
 from workflows.service_params import Request, arn_kind
@@ -45,11 +46,8 @@ async def describe_map_run(api: StepFunctionsApi, request: Request) -> dict[str,
 
 
 async def list_map_runs(api: StepFunctionsApi, request: Request) -> dict[str, JSON]:
-    arn = request.required("executionArn")
-    arn_kind(arn, "execution")
-    execution = await api.engine.store.get_execution(arn)
-    if execution is None:
-        raise WorkflowApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+    execution = await lookup.execution(api.engine.store, request.required("executionArn"))
+    arn = execution.arn
     runs: list[dict[str, JSON]] = []
     for event in await api.engine.store.history(arn, False, None, 25_000):
         details = event.details or {}

@@ -12,10 +12,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from workflows.errors import WorkflowApiError
+from workflows.language.env import JSON
 
 MAX_NAME_LENGTH = 80
 MAX_PAGE_SIZE = 1000
@@ -162,6 +163,15 @@ def _json_problem(text: str, exc: ValueError) -> str:
 
 def encode_token(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def page(rows: Sequence[Any], size: int, member: str, shape: Callable[[Any], JSON]) -> dict[str, JSON]:
+    """A page of ``size`` from ``rows`` (fetched ``size + 1`` long: one more means a next page, resumed
+    after the last row's ARN)."""
+    answer: dict[str, JSON] = {member: [shape(row) for row in rows[:size]]}
+    if len(rows) > size:
+        answer["nextToken"] = encode_token(rows[size - 1].arn)
+    return answer
 
 
 def decode_token(token: str | None, max_length: int = 1024) -> str | None:

@@ -134,7 +134,7 @@ class WorkflowEngine:
         now = self.clock.now()
         definition = json.loads(machine.definition)
         info = self._info(machine, arn, name, input_value, now)
-        run = self._new_run(arn, definition, info, deadline=_deadline(definition, now))
+        run = self._new_run(arn, definition, info, deadline=_deadline(definition, now), has_parent=parent is not None)
         first = run.begin()
         execution = Execution(arn=arn, state_machine_arn=machine.arn, name=name, status="RUNNING",
                               input=input_text, output=None, error=None, cause=None,
@@ -151,11 +151,12 @@ class WorkflowEngine:
         return execution
 
     def _new_run(self, arn: str, definition: Mapping[str, JSON], info: ExecutionInfo, *,
-                 deadline: float | None, next_event_id: int = 1) -> ExecutionRun:
+                 deadline: float | None, next_event_id: int = 1, has_parent: bool = False) -> ExecutionRun:
         return ExecutionRun(arn=arn, machine=definition, info=info, clock=self.clock, registry=self.registry,
                             tokens=self, journal=self.store, owner=self.options.instance_id,
                             next_event_id=next_event_id, deadline=deadline,
-                            on_end=lambda result: self._ended(arn, result),
+                            # Only a child (.sync, Distributed Map) has anyone to tell of its end.
+                            on_end=(lambda result: self._ended(arn, result)) if has_parent else None,
                             on_commit=lambda transition: self._notify(info.state_machine_arn, transition),
                             start_child=lambda request: self._start_child(info, request),
                             on_child_cancelled=lambda child: self._stop_child(info, child))
@@ -198,6 +199,7 @@ class WorkflowEngine:
         info = self._info(machine, arn, execution.name, json.loads(execution.input), execution.started,
                           execution.redrive_count)
         run = self._new_run(arn, json.loads(execution.definition), info, deadline=deadline,
+                            has_parent=execution.parent is not None,
                             next_event_id=next_event_id)
         run.restore(rows)
         stop = await self.store.stop_request(arn)

@@ -4,7 +4,8 @@ tolerated failures and ItemBatcher. ItemReader and ResultWriter are not supporte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from workflows import errors
 from workflows.language import jsonata_eval, templates
@@ -19,6 +20,8 @@ from workflows.language.outcomes import Cursor, Fork, Outcome, Suspended
 from workflows.language.states.common import StateRun
 from workflows.language.states.failure import handle_failure
 from workflows.language.states.task import region_of
+
+Number = TypeVar("Number", int, float)
 
 
 def run_map(run: StateRun) -> Outcome:
@@ -127,31 +130,31 @@ def _field_value(run: StateRun, field: str, effective: JSON) -> tuple[JSON, str 
 
 
 def _count(run: StateRun, field: str, effective: JSON) -> int | None:
-    value, path = _field_value(run, field, effective)
-    if value is None:
-        return None
-    number = _as_integer(value)
-    if number is None:
-        where = f"{field}Path" if path is not None else field
-        raise run.runtime_error(f'The {where} field refers to value "{_shown(value)}" which is not a valid integer: '
-                                f"{path if path is not None else _shown(value)}", _error_name(run))
-    if number < 0:
+    number = _number(run, field, effective, _as_integer, "integer")
+    if number is not None and number < 0:
         raise run.runtime_error(f"{field} cannot be negative.", _error_name(run))
     return number
 
 
 def _percentage(run: StateRun, effective: JSON) -> float | None:
     field = "ToleratedFailurePercentage"
+    number = _number(run, field, effective, _as_number, "number")
+    if number is not None and not 0 <= number <= 100:
+        raise run.runtime_error(f"{field} must be between 0 and 100.", _error_name(run))
+    return number
+
+
+def _number(run: StateRun, field: str, effective: JSON, convert: Callable[[JSON], Number | None],
+            kind: str) -> Number | None:
+    """MaxConcurrency / ToleratedFailure*: the field's value (or its ``...Path``'s) as ``kind``."""
     value, path = _field_value(run, field, effective)
     if value is None:
         return None
-    number = _as_number(value)
+    number = convert(value)
     if number is None:
         where = f"{field}Path" if path is not None else field
-        raise run.runtime_error(f'The {where} field refers to value "{_shown(value)}" which is not a valid number: '
+        raise run.runtime_error(f'The {where} field refers to value "{_shown(value)}" which is not a valid {kind}: '
                                 f"{path if path is not None else _shown(value)}", _error_name(run))
-    if not 0 <= number <= 100:
-        raise run.runtime_error(f"{field} must be between 0 and 100.", _error_name(run))
     return number
 
 
