@@ -23,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.observability import configure_access_log
     from app.server import create_app
+    from app.serving import uvicorn_options
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -34,11 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
-        timeout_graceful_shutdown=30,
-        # No permessage-deflate: a subscription event is serialised once for many subscribers, and
-        # compressing it once per connection would cost more than the whole fan-out (AppSync's
-        # endpoint does not compress either).
-        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=30, **uvicorn_options(),
     )
     return 0
 

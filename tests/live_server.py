@@ -14,10 +14,14 @@ from typing import Any
 
 import uvicorn
 
+from app.serving import uvicorn_options
+
 
 @contextmanager
-def serve_in_thread(app: Any, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+def serve_in_thread(app: Any, port: int, **options: Any) -> Iterator[str]:
+    """Serve ``app`` as ``trellis serve`` would; ``options`` override uvicorn's."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                          **{**uvicorn_options(), **options}))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

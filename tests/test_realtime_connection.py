@@ -33,6 +33,7 @@ class FakeSocket:
         self.closed: tuple[int, str] | None = None
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.client = None
+        self.scope: dict[str, Any] = {}  # no direct frame writer: every frame goes through send_text
 
     async def send_text(self, text: str) -> None:
         if self.stuck:

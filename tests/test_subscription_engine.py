@@ -3,6 +3,7 @@ payloads through the subscription's own selection, and one render per group of a
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from app.execution import GraphQLRequest
 from app.pubsub import MemoryPubSub
 from app.realtime.events import ChangePublisher
-from app.realtime.subscriptions import SubscriptionEngine, SubscriptionError
+from app.realtime.subscriptions import DELIVERY_SLICE, SubscriptionEngine, SubscriptionError
 from auth.field_rules import FieldUnauthorizedError
 from auth.modes import AuthMode, Identity
 
@@ -104,6 +105,39 @@ async def test_alike_subscribers_share_one_rendered_payload(engine_and_client):
     await settle(engine)
     assert len(received.raw) == 50
     assert len({id(raw) for raw in received.raw}) == 1  # the very same bytes object: serialised once
+
+
+async def test_a_large_fan_out_lets_the_loop_run_between_slices_and_keeps_event_order(engine_and_client):
+    engine, client = engine_and_client
+    count = DELIVERY_SLICE * 2 + 10
+    order: list[tuple[str, str]] = []  # (subscription id or "loop", item name)
+
+    def deliver(subscription, payload: bytes) -> None:
+        order.append((subscription.id, json.loads(payload)["data"]["onCreateItem"]["name"]))
+
+    for i in range(count):
+        await engine.register(engine.prepare(f"s{i}", GraphQLRequest("subscription { onCreateItem { name } }"),
+                                             API, deliver))
+    ticks = 0
+
+    async def other_work() -> None:  # what the loop also has to serve: requests, other sockets
+        nonlocal ticks
+        while True:
+            ticks += 1
+            order.append(("loop", ""))
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_work())
+    for name in ("first", "second"):
+        await client.data(f'mutation {{ createItem(input: {{name: "{name}"}}) {{ id }} }}')
+    await settle(engine)
+    other.cancel()
+    names = [name for who, name in order if who != "loop"]
+    assert names == ["first"] * count + ["second"] * count  # every subscriber, events in publish order
+    first_event = [who for who, _ in order[:order.index((f"s{count - 1}", "first")) + 1]]
+    first_delivery = first_event.index("s0")
+    # The other work ran between the first and the last delivery of one event, once per slice.
+    assert first_event[first_delivery:].count("loop") >= 2
 
 
 async def test_relations_in_the_selection_are_loaded_per_event(engine_and_client):

@@ -56,7 +56,6 @@ from app.realtime.connection import (
     decode_header_json,
     header_map,
     origin_refused,
-    payload_text,
 )
 from app.realtime.subscriptions import Subscription
 from app.runtime import Runtime
@@ -91,7 +90,7 @@ class AppSyncConnection(Connection):
         super().__init__(websocket, runtime)
         self.identity: Identity | None = None
         self.acknowledged = False
-        self._unacked: dict[str, list[str]] = {}  # start id -> data frames held until its start_ack
+        self._unacked: dict[str, list[bytes]] = {}  # start id -> data frames held until its start_ack
 
     # -- handshake ------------------------------------------------------------------------------
 
@@ -199,7 +198,7 @@ class AppSyncConnection(Connection):
             return
         self.send_json({"type": "start_ack", "id": sid})
         for frame in self._unacked.pop(sid, ()):
-            self.send(frame)
+            self.send_utf8(frame)
 
     def _request(self, payload: Any) -> GraphQLRequest:
         data = payload.get("data") if isinstance(payload, dict) else None
@@ -240,15 +239,15 @@ class AppSyncConnection(Connection):
             if kind is not None and kind is not OperationType.SUBSCRIPTION:
                 raise TrellisError(f"{kind.value} not supported through the realtime channel",
                                    error_type="UnsupportedOperation")
-        prefix = '{"type":"data","id":' + json.dumps(sid) + ',"payload":'
+        prefix = ('{"type":"data","id":' + json.dumps(sid) + ',"payload":').encode()
 
         def deliver(_subscription: Subscription, payload: bytes) -> None:
-            frame = prefix + payload_text(payload) + "}"
+            frame = prefix + payload + b"}"
             held = self._unacked.get(sid)
             if held is not None:
                 held.append(frame)
             else:
-                self.send(frame)
+                self.send_utf8(frame)
 
         return self.engine.prepare(sid, request, identity, deliver, self._expired, identity.expires_at)
 

@@ -1,10 +1,14 @@
 """What both WebSocket protocols share: one outgoing queue and writer per connection, timers, bookkeeping.
 
-Sending never awaits. ``Connection.send`` appends a text frame to the connection's queue and a
-single writer task drains it onto the socket, so the subscription engine's ``deliver`` (called for
-every subscriber of an event, one after another) costs a deque append however slow the client is.
+Sending never awaits. ``Connection.send_utf8`` writes a text frame straight onto the socket when
+nothing is queued ahead of it and the transport takes it (``app/realtime/frames.py``); otherwise it
+appends the frame to the connection's queue, which a single writer task drains through ASGI. So the
+subscription engine's ``deliver`` (called for every subscriber of an event, one after another)
+costs a buffered write or a deque append however slow the client is.
 
-**Slow consumers.** The queue holds at most ``[realtime] send_queue`` frames. The frame that would
+**Slow consumers.** Direct writes stop once the transport's buffer passes its high-water mark
+(uvicorn pauses writing); from then on frames queue, and the queue holds at most
+``[realtime] send_queue`` frames. The frame that would
 overflow it marks the connection slow: its queue is dropped, every subscription on it is
 unregistered (nothing more is rendered for it) and the socket is closed with ``1013 Try Again
 Later`` — AppSync clients and graphql-ws reconnect and subscribe again. Other connections are never
@@ -39,6 +43,7 @@ from starlette.websockets import WebSocket
 
 from app.realtime.config import RealtimeConfig
 from app.realtime.eager import start_eagerly
+from app.realtime.frames import frame_writer
 from app.realtime.subscriptions import Subscription, SubscriptionEngine
 from app.runtime import Runtime
 from auth.base import AuthRequest
@@ -48,20 +53,6 @@ log = logging.getLogger("trellis.realtime")
 CLOSE_TIMEOUT = 2.0
 SLOW_CONSUMER = (1013, "Try again later: messages were not read fast enough")
 IDLE = (1000, "Connection idle")
-
-_last_payload: tuple[bytes, str] | None = None
-
-
-def payload_text(payload: bytes) -> str:
-    """The engine hands every member of a group the same bytes object: decode it once, not per subscriber."""
-    global _last_payload
-    cached = _last_payload
-    if cached is not None and cached[0] is payload:
-        return cached[1]
-    text = payload.decode()
-    _last_payload = (payload, text)
-    return text
-
 
 def decode_header_json(value: str) -> dict[str, str] | None:
     """A base64 (standard or URL-safe, padded or not) JSON object of header names to values."""
@@ -115,7 +106,8 @@ class Connection:
         self.engine: SubscriptionEngine = runtime.subscriptions
         self.subscriptions: dict[str, Subscription] = {}
         self.last_activity = time.monotonic()
-        self._queue: deque[str] = deque()
+        self._frames = frame_writer(websocket.scope)  # None off Trellis's uvicorn protocol
+        self._queue: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -130,6 +122,10 @@ class Connection:
         return self._closing is not None
 
     def send(self, frame: str) -> None:
+        self.send_utf8(frame.encode())
+
+    def send_utf8(self, frame: bytes) -> None:
+        """Send one text frame, given as UTF-8."""
         if self._closing is not None:
             return
         if len(self._queue) >= self.config.send_queue:
@@ -142,9 +138,12 @@ class Connection:
                     stuck.cancel()
             return
         if not self._queue and self._in_flight is None and self._writer_idle:
-            # Nothing ahead of this frame: send it now, on this stack (see app/realtime/eager.py).
+            # Nothing ahead of this frame: write it now, or send it through ASGI on this stack (see
+            # app/realtime/eager.py) when the direct writer is missing or refuses.
+            if self._frames is not None and self._frames.write_text(frame):
+                return
             try:
-                self._in_flight = start_eagerly(self.websocket.send_text(frame))
+                self._in_flight = start_eagerly(self.websocket.send_text(frame.decode()))
             except Exception:  # the socket is gone (disconnected, closed): end the connection
                 log.debug("WebSocket send failed; closing", exc_info=True)
                 self._closing = (1006, "send failed")
@@ -176,7 +175,7 @@ class Connection:
                 await self._in_flight  # an eager send that had to wait goes first
                 self._in_flight = None
             while self._queue:
-                await self.websocket.send_text(self._queue.popleft())
+                await self.websocket.send_text(self._queue.popleft().decode())
             if self._closing is not None:
                 return
             self._wakeup.clear()

@@ -10,6 +10,11 @@ argument that is set must equal the item's field of that name — the ``@model``
 argument, and owner/group rows for callers whose rules grant rows only) are grouped by what
 they would receive (document, variables, and the caller's access class); each group's payload
 is executed and serialised once and handed, as bytes, to every member's ``deliver``.
+
+A large fan-out yields to the event loop every ``DELIVERY_SLICE`` deliveries, so requests and
+other connections are served while it runs (the next mutation's commit overlaps this event's
+delivery) — events still reach every subscriber in the order they were published, since one task
+delivers them one after another.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ from resolvers.runtime import ResolverRuntime
 
 log = logging.getLogger("trellis.realtime")
 
+DELIVERY_SLICE = 256
+
 Deliver = Callable[["Subscription", bytes], None]
 Expire = Callable[["Subscription"], None]
 
@@ -70,7 +77,7 @@ class Subscription:
     mutations: tuple[str, ...]
     identity: Identity
     access: Access
-    group_key: tuple[Any, ...]
+    group_key: str  # equal for subscriptions that receive the same payload (a str: its hash is cached)
     executor: GraphQLExecutor[Any]
     root: FieldNode
     deliver: Deliver
@@ -79,6 +86,7 @@ class Subscription:
     headers: Mapping[str, str] = field(default_factory=dict)
     unsubscribers: list[Unsubscribe] = field(default_factory=list)
     enhanced_filter: EnhancedFilter | None = None  # set by the field's resolver at start
+    unfiltered: bool = False  # no argument set, no row rule, no enhanced filter: every event passes
 
 
 def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[OperationDefinitionNode, FieldNode]:
@@ -159,8 +167,9 @@ class SubscriptionEngine:
         if self._row_rules and identity.appsync is not None:
             claims = identity.appsync.get("claims") or {}
             owner_key = (claims.get("sub"), claims.get("username") or claims.get("cognito:username"))
-        group_key = (request.query, request.operation_name, variables, identity.mode, identity.groups,
-                     identity.policy_cache_key, identity.denied_fields, owner_key)
+        group_key = json.dumps([request.query, request.operation_name, variables, identity.mode,
+                                sorted(identity.groups), identity.policy_cache_key, sorted(identity.denied_fields),
+                                owner_key], default=repr)
         return Subscription(
             id=subscription_id, request=request, document=prepared.document, field_name=field_name,
             arguments=arguments, mutations=subscribed_mutations(self.schema, field_name), identity=identity,
@@ -172,6 +181,8 @@ class SubscriptionEngine:
         """Run the field's resolver (it may refuse with a ``TrellisError``, or set an enhanced filter),
         then put the subscription on its topics; returns once events published from now on reach it."""
         await self._run_resolver(subscription)
+        subscription.unfiltered = (subscription.access.predicate is None and subscription.enhanced_filter is None
+                                   and all(value is None for value in subscription.arguments.values()))
         for mutation in subscription.mutations:
             topic = topic_for(mutation)
             members = self._by_topic.setdefault(topic, {})
@@ -267,7 +278,8 @@ class SubscriptionEngine:
             log.warning("undecodable change event on %s", topic)
             return
         now = self.clock()
-        groups: dict[tuple[Any, ...], list[Subscription]] = {}
+        groups: dict[str, list[Subscription]] = {}
+        item = event.item
         for subscription in tuple(members):
             if subscription.expires_at is not None and now >= subscription.expires_at:
                 # The credential that authorised it has expired: nothing more is delivered.
@@ -275,8 +287,12 @@ class SubscriptionEngine:
                 if subscription.expire is not None:
                     subscription.expire(subscription)
                 continue
-            if self._passes(subscription, event.item):
-                groups.setdefault(subscription.group_key, []).append(subscription)
+            if subscription.unfiltered or self._passes(subscription, item):
+                group = groups.get(subscription.group_key)
+                if group is None:
+                    groups[subscription.group_key] = [subscription]
+                else:
+                    group.append(subscription)
         for group in groups.values():
             await self._render(group, event)
 
@@ -310,5 +326,8 @@ class SubscriptionEngine:
         if result.errors:
             body["errors"] = [format_error(e, False) for e in result.errors]
         payload = json.dumps(body, separators=(",", ":")).encode()  # once for the whole group
-        for subscription in group:
-            subscription.deliver(subscription, payload)
+        for start in range(0, len(group), DELIVERY_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let the loop serve others (see the module docstring)
+            for subscription in group[start:start + DELIVERY_SLICE]:
+                subscription.deliver(subscription, payload)

@@ -41,7 +41,7 @@ from app.error_format import INTERNAL_MESSAGE, format_error, format_trellis_erro
 from app.errors import TrellisError, UnauthorizedError
 from app.execution import GraphQLRequest
 from app.http import execute_operation
-from app.realtime.connection import Connection, auth_request, header_map, origin_refused, payload_text
+from app.realtime.connection import Connection, auth_request, header_map, origin_refused
 from app.realtime.subscriptions import Subscription
 from app.runtime import Runtime
 from auth.modes import Identity
@@ -182,10 +182,10 @@ class TransportConnection(Connection):
             self._error(operation_id, [format_trellis_error(TrellisError(
                 f"Max number of {limit} subscriptions reached", error_type="MaxSubscriptionsReachedError"))])
             return
-        prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
+        prefix = ('{"id":' + json.dumps(operation_id) + ',"type":"next","payload":').encode()
 
         def deliver(_subscription: Subscription, payload: bytes) -> None:
-            self.send(prefix + payload_text(payload) + "}")
+            self.send_utf8(prefix + payload + b"}")
 
         try:
             subscription = self.engine.prepare(operation_id, request, identity, deliver, self._expired,
