@@ -18,18 +18,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
-from graphql import ExecutionResult, OperationType
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.error_format import INTERNAL_MESSAGE, format_error, format_trellis_error
 from app.errors import BadRequestError, QueryLimitError, TrellisError, UnauthorizedError
-from app.execution import GraphQLRequest, Prepared
+from app.execution import GraphQLRequest
 from app.observability import Metrics, log_request
+from app.operation import execute_operation
 from app.runtime import Runtime
 from auth.base import AuthRequest
 from auth.modes import Identity
-from resolvers.context import RequestInfo, RequestScope
+from resolvers.context import RequestInfo
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -151,14 +152,6 @@ def _wants_graphiql(request: Request) -> bool:
 
 def _error_body(error: TrellisError) -> dict[str, Any]:
     return {"errors": [format_trellis_error(error)]}
-
-
-async def execute_operation(runtime: Runtime, prepared: Prepared, request: GraphQLRequest, info: RequestInfo,
-                            identity: Identity) -> ExecutionResult:
-    """Run one prepared query or mutation as ``identity`` (HTTP and the WebSocket transports share this)."""
-    scope = RequestScope(runtime=runtime.resolvers, request=info, identity=identity.appsync, caller=identity)
-    guard = runtime.field_guards.guard_for(identity)
-    return await runtime.executor.execute(prepared, request, scope, guard)
 
 
 class GraphQLEndpoint:

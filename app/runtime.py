@@ -19,7 +19,7 @@ from app.realtime.events import ChangePublisher
 from app.realtime.subscriptions import SubscriptionEngine
 from app.schema_loader import LoadedSchema, bind_resolvers, load_schema
 from app.settings import Settings
-from app.workflow_graphql import WorkflowGraphQL, workflow_graphql_config
+from app.workflow_graphql import WorkflowGraphQL, declare_execution_roles, workflow_graphql_config
 from app.workflows_setup import WorkflowHost, attach_workflows, workflows_config
 from auth.api_keys import ApiKeyStore
 from auth.base import Authenticator
@@ -164,6 +164,8 @@ def build(settings: Settings) -> Runtime:
                      secret=settings.token_secret, admin_key=settings.admin_access_key)
     if sts is not None:
         runtime.query_services.append(sts)  # STS whenever AWS_IAM is one of the API's modes
+    if workflow_config is not None:
+        declare_execution_roles(authenticator, workflow_config.machines, where)
     _attach_realtime(runtime)
     if engine_config is not None:
         attach_workflows(runtime, engine_config)

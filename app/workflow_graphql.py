@@ -9,7 +9,10 @@
   ``[workflows.graphql] auth`` lists (``cognito_groups`` narrows user-pool access), never the API's
   default mode.
 * ``[workflows.state_machines.NAME] definition = "<path>"``: STANDARD state machines created (or
-  updated when their definition changed) each time the server starts.
+  updated when their definition changed) each time the server starts, with the execution role
+  ``trellis-NAME``. ``policy = "<path>"`` (an IAM policy document) defines that role, as SAM's
+  ``Policies`` do: it trusts ``states.amazonaws.com`` and has that one policy (what the machine's
+  ``trellis:graphql`` Tasks may do). Without it, the role is whatever the IAM directory says.
 * The ``workflows`` data source, through which resolvers start executions (the demo's
   ``placeOrder``).
 """
@@ -42,6 +45,11 @@ from app.workflow_graphql_resolvers import (
     WorkflowsDataSource,
     bind_workflow_resolvers,
 )
+from auth.base import Authenticator
+from auth.iam import PolicyError, parse_policy
+from auth.iam.directory import Role
+from auth.iam_authorizer import IamAuthorizer
+from auth.iam_credentials import DirectoryCredentials
 from auth.modes import AuthMode
 from workflows import service
 from workflows.engine.engine import WorkflowEngine
@@ -142,6 +150,14 @@ def workflow_definitions(existing: Sequence[DefinitionNode], directives: str) ->
 # -- wiring -------------------------------------------------------------------------------------------
 
 
+STATES_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def execution_role_name(machine: str) -> str:
+    return f"trellis-{machine}"
+
+
 @dataclass(frozen=True)
 class DeclaredMachine:
     """``[workflows.state_machines.NAME] definition = "<path>"`` (relative to the config file)."""
@@ -149,6 +165,36 @@ class DeclaredMachine:
     name: str
     path: Path
     definition: str
+    policy: Mapping[str, Any] | None = None  # the execution role's policy, when the config defines it
+
+    def declared_role(self) -> Role | None:
+        if self.policy is None:
+            return None
+        name = execution_role_name(self.name)
+        return Role(name, f"AROATRELLIS{self.name.upper()}"[:32], STATES_TRUST, inline={"declared": self.policy})
+
+
+def _declared_policy(owner: str, base: Path, value: Any, problems: list[Problem], where: str | None
+                     ) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(Problem(f"{owner}: policy must be a path to an IAM policy JSON file", file=where))
+        return None
+    path = base / value
+    try:
+        document = json.loads(path.read_text())
+        parse_policy(document, name=value)
+    except OSError as exc:
+        problems.append(Problem(f"{owner}: cannot read policy: {exc.strerror}", file=str(path)))
+        return None
+    except PolicyError as exc:
+        problems.append(Problem(f"{owner}: {exc}", file=str(path)))
+        return None
+    except ValueError as exc:
+        problems.append(Problem(f"{owner}: policy is not JSON: {exc}", file=str(path)))
+        return None
+    return dict(document)
 
 
 def declared_machines(table: Mapping[str, Any], base: Path, where: str | None) -> tuple[list[DeclaredMachine],
@@ -160,7 +206,7 @@ def declared_machines(table: Mapping[str, Any], base: Path, where: str | None) -
         if not isinstance(spec, Mapping):
             problems.append(Problem(f"{owner} must be a table", file=where))
             continue
-        for key in sorted(set(spec) - {"definition", "type"}):
+        for key in sorted(set(spec) - {"definition", "type", "policy"}):
             problems.append(Problem(f"{owner}: unknown option {key!r}", file=where))
         if spec.get("type", "STANDARD") != "STANDARD":
             problems.append(Problem(f"{owner}: only STANDARD state machines are declared in config", file=where))
@@ -179,8 +225,22 @@ def declared_machines(table: Mapping[str, Any], base: Path, where: str | None) -
         except DefinitionError as exc:
             problems.extend(Problem(f"{owner}: {p}", file=str(path)) for p in exc.problems)
             continue
-        machines.append(DeclaredMachine(name, path, text))
+        policy = _declared_policy(owner, base, spec.get("policy"), problems, where)
+        machines.append(DeclaredMachine(name, path, text, policy))
     return machines, problems
+
+
+def declare_execution_roles(authenticator: Authenticator, machines: Sequence[DeclaredMachine],
+                            where: str | None) -> None:
+    """Give the IAM credentials the roles declared machines define (see the module docstring)."""
+    roles = {role.name: role for machine in machines if (role := machine.declared_role()) is not None}
+    if not roles:
+        return
+    iam = next((a for a in authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
+    if iam is None or not isinstance(iam.lookup, DirectoryCredentials):
+        raise ConfigError([Problem("[workflows.state_machines]: a policy defines an execution role, which needs "
+                                   "AWS_IAM among the [auth] modes", file=where)])
+    iam.lookup.declare_roles(roles)
 
 
 async def install_machines(engine: WorkflowEngine, machines: Sequence[DeclaredMachine]) -> list[str]:
@@ -196,7 +256,7 @@ async def install_machines(engine: WorkflowEngine, machines: Sequence[DeclaredMa
             if existing is None:
                 created = await service.call(api, "CreateStateMachine", {
                     "name": declared.name, "definition": declared.definition, "type": "STANDARD",
-                    "roleArn": f"arn:aws:iam::{engine.options.account_id}:role/trellis-{declared.name}"})
+                    "roleArn": f"arn:aws:iam::{engine.options.account_id}:role/{execution_role_name(declared.name)}"})
                 done.append(f"created {created['stateMachineArn']}")
             elif existing.definition != declared.definition:
                 await service.call(api, "UpdateStateMachine", {"stateMachineArn": existing.arn,

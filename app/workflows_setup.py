@@ -31,6 +31,7 @@ from app.settings import Settings
 from app.sqs_setup import attach_sqs
 from app.stepfunctions import StatesGate, StepFunctionsService
 from app.workflow_graphql_events import TopicMessagePublisher
+from app.workflow_graphql_task import register_graphql_runner
 from auth.service_credentials import service_credentials
 from datasources.sql import SqlDatabase, open_database
 from workflows.clock import SystemClock
@@ -147,6 +148,7 @@ def attach_workflows(runtime: Runtime, config: WorkflowsConfig) -> WorkflowHost:
     engine = WorkflowEngine(SqlExecutionStore(database), registry, clock=SystemClock(), options=config.options)
     register_engine_runners(registry, engine, runtime.datasources.get)
     register_datasource_runner(registry, runtime.datasources.get)
+    register_graphql_runner(registry, runtime)
     http_runner = register_http_runners(registry, **config.http)
     # Queues in place of SQS (the same store serves the SQS API and the sqs:sendMessage task), topics
     # in place of SNS (sns:publish reaches GraphQL's onTopicMessage subscribers).

@@ -127,8 +127,11 @@ class IamAuthorizer:
                                await request.read_body())
         verified = await verify(signed, self.lookup, now=self.clock(), expected_service="appsync",
                                 allowed_regions={self.region})
-        principal: IamPrincipal = verified.credential.principal
-        context: dict[str, Any] = {"aws:SourceIp": request.source_ip} if request.source_ip else {}
+        return self.identity_for(verified.credential.principal, request.source_ip)
+
+    def identity_for(self, principal: IamPrincipal, source_ip: str | None) -> Identity:
+        """The AWS_IAM identity of a verified principal: its policies decide each field."""
+        context: dict[str, Any] = {"aws:SourceIp": source_ip} if source_ip else {}
         context["aws:SecureTransport"] = False
 
         def allowed(type_name: str, field_name: str) -> bool:
@@ -154,7 +157,7 @@ class IamAuthorizer:
             "cognitoIdentityAuthType": None,
             "cognitoIdentityId": None,
             "cognitoIdentityPoolId": None,
-            "sourceIp": [request.source_ip] if request.source_ip else [],
+            "sourceIp": [source_ip] if source_ip else [],
             "userArn": principal.arn,
             "username": principal.user_id,
         }

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from auth.iam import Policy, parse_policy
-from auth.iam.directory import Directory, DirectoryStore, compile_policies
+from auth.iam import AuthorizationRequest, Policy, PolicyError, Principal, parse_policy
+from auth.iam.directory import Directory, DirectoryStore, Role, compile_policies
+from auth.iam.trust import Caller, evaluate_trust, parse_trust_policy
 from auth.iam_authorizer import ADMINISTRATOR_ACCESS, IamPrincipal
 from auth.secretbox import SealError, SecretBox
 from auth.sigv4 import Credential, ExpiredTokenError
@@ -88,9 +89,23 @@ class DirectoryCredentials:
         self.account = account
         self.admin = admin
         self.clock = clock
+        self._declared_roles: dict[str, Role] = {}
+        self._overlaid: tuple[Directory, Directory] | None = None
+
+    def declare_roles(self, roles: Mapping[str, Role]) -> None:
+        """Roles the server's config defines (a declared state machine's execution role, as SAM
+        creates one from a template): they stand beside the directory file's and win over a role
+        of the same name there, which the CLI may change but the config owns."""
+        self._declared_roles = dict(roles)
+        self._overlaid = None
 
     def directory(self) -> Directory:
-        return self.store.current() if self.store is not None else Directory()
+        current = self.store.current() if self.store is not None else Directory()
+        if not self._declared_roles:
+            return current
+        if self._overlaid is None or self._overlaid[0] is not current:
+            self._overlaid = (current, replace(current, roles={**current.roles, **self._declared_roles}))
+        return self._overlaid[1]
 
     # ---------------------------------------------------------------------------------- principals
 
@@ -111,6 +126,39 @@ class DirectoryCredentials:
     def role_arn(self, name: str) -> str | None:
         role = self.directory().roles.get(name)
         return None if role is None else f"arn:aws:iam::{self.account}:role{role.path}{role.name}"
+
+    def role_for_arn(self, arn: str) -> Role | None:
+        """The directory's role that ``arn`` names exactly (path included), in this account."""
+        prefix = f"arn:aws:iam::{self.account}:role/"
+        if not arn.startswith(prefix):
+            return None
+        role = self.directory().roles.get(arn.rsplit("/", 1)[-1])
+        if role is None or f"{prefix}{role.path.lstrip('/')}{role.name}" != arn:
+            return None
+        return role
+
+    def trusts(self, role: Role, action: str, caller: Caller, context: Mapping[str, Any],
+               principal: IamPrincipal | None = None) -> bool:
+        """Whether ``role``'s trust policy lets ``caller`` perform ``action`` (``sts:AssumeRole``, ...)."""
+        try:
+            trust = parse_trust_policy(role.trust_policy, name=f"role/{role.name}/trust")
+        except PolicyError:
+            return False
+        who = principal.as_principal() if principal is not None else Principal(account=None)
+        request = AuthorizationRequest(action, f"arn:aws:iam::{self.account}:role{role.path}{role.name}",
+                                       context, who, self.clock())
+        return evaluate_trust(trust, request, caller).allowed
+
+    def service_session(self, role_arn: str, service: str, session_name: str) -> IamPrincipal | None:
+        """The session an AWS service (``states.amazonaws.com``) works in when it assumes ``role_arn``
+        for its caller, as Step Functions does for an execution: ``None`` when the directory has no
+        such role or the role's trust policy does not let that service assume it."""
+        role = self.role_for_arn(role_arn)
+        if role is None or not self.trusts(role, "sts:AssumeRole", Caller("Service", frozenset({service})), {}):
+            return None
+        issued = int(self.clock().timestamp())
+        return self.session_principal(SessionClaims(access_key_id="", secret="", kind="assumed-role",
+                                                    role=role.name, session_name=session_name, issued=issued))
 
     def session_principal(self, claims: SessionClaims) -> IamPrincipal | None:
         session_policies: tuple[Policy, ...] | None = None

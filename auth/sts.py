@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.aws_endpoint import query_error
-from auth.iam import AuthorizationRequest, PolicyError, Principal, parse_policy
+from auth.iam import PolicyError, parse_policy
 from auth.iam.denial import decode_denial
 from auth.iam.directory import Role, new_id, new_secret
-from auth.iam.trust import Caller, evaluate_trust, parse_trust_policy
+from auth.iam.trust import Caller
 from auth.iam_authorizer import IamPrincipal
 from auth.iam_credentials import DirectoryCredentials, SessionClaims
 from auth.jwt_authorizer import unverified_issuer
@@ -225,32 +225,12 @@ class StsService:
         return StsError("AccessDenied", f"User: {caller_arn} is not authorized to perform: {action} "
                                         f"on resource: {resource}", 403)
 
-    def _role(self, arn: str) -> Role | None:
-        prefix = f"arn:aws:iam::{self.account}:role/"
-        if not arn.startswith(prefix):
-            return None
-        role = self.credentials.directory().roles.get(arn.rsplit("/", 1)[-1])
-        if role is None or f"{prefix}{role.path.lstrip('/')}{role.name}" != arn:
-            return None
-        return role
-
     def _session_name(self, params: Mapping[str, str]) -> str:
         name = params.get("RoleSessionName", "")
         if not _SESSION_NAME_RE.fullmatch(name):
             raise _validation(f"1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy "
                               r"constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*")
         return name
-
-    def _trusts(self, role: Role, action: str, caller: Caller, context: Mapping[str, Any],
-                principal: IamPrincipal | None = None) -> bool:
-        try:
-            trust = parse_trust_policy(role.trust_policy, name=f"role/{role.name}/trust")
-        except PolicyError:
-            return False
-        who = principal.as_principal() if principal is not None else Principal(account=None)
-        request = AuthorizationRequest(action, f"arn:aws:iam::{self.account}:role{role.path}{role.name}",
-                                       context, who, self._now())
-        return evaluate_trust(trust, request, caller).allowed
 
     def _role_result(self, role: Role, session: SessionClaims, credentials: dict[str, Any],
                      policy: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -281,7 +261,7 @@ class StsService:
         now = self._now()
         if not caller.decide("sts:AssumeRole", role_arn, call.context, now).allowed:
             raise self._denied(caller.arn, "sts:AssumeRole", role_arn)
-        role = self._role(role_arn)
+        role = self.credentials.role_for_arn(role_arn)
         if role is None:
             raise self._denied(caller.arn, "sts:AssumeRole", role_arn)
         chained = caller.kind == "assumed-role"
@@ -299,8 +279,8 @@ class StsService:
         if tags:
             trust_context["aws:TagKeys"] = list(tags)
         who = Caller("AWS", frozenset({caller.arn, caller.principal_arn or caller.arn}), caller.account)
-        if not self._trusts(role, "sts:AssumeRole", who, trust_context, caller) or (
-                tags and not self._trusts(role, "sts:TagSession", who, trust_context, caller)):
+        if not self.credentials.trusts(role, "sts:AssumeRole", who, trust_context, caller) or (
+                tags and not self.credentials.trusts(role, "sts:TagSession", who, trust_context, caller)):
             raise self._denied(caller.arn, "sts:AssumeRole", role_arn)
         if chained:
             seconds = self._duration(params, CHAINED_MAX, CHAINED_MAX,
@@ -334,14 +314,14 @@ class StsService:
             raise StsError("InvalidIdentityToken", f"The web identity token is not valid: {exc.message}") from None
         provider = verified.issuer.split("://", 1)[-1].rstrip("/")
         audience = verified.claims.get("aud", verified.claims.get("client_id"))
-        role = self._role(role_arn)
+        role = self.credentials.role_for_arn(role_arn)
         context: dict[str, Any] = {**call.context, f"{provider}:sub": verified.sub,
                                    "sts:RoleSessionName": session_name,
                                    "aws:FederatedProvider": f"arn:aws:iam::{self.account}:oidc-provider/{provider}"}
         if isinstance(audience, str | list):
             context[f"{provider}:aud"] = audience
         who = Caller("Federated", frozenset({verified.issuer, provider}))
-        if role is None or not self._trusts(role, "sts:AssumeRoleWithWebIdentity", who, context):
+        if role is None or not self.credentials.trusts(role, "sts:AssumeRoleWithWebIdentity", who, context):
             raise StsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
         seconds = self._duration(params, 3600, role.max_session_duration,
                                  "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")

@@ -49,7 +49,7 @@ class Recorder:
         if writer is None:
             await websocket.send_text("no writer")
         else:
-            assert writer.write_text("direct 1".encode())
+            assert writer.write_text(b"direct 1")
             await websocket.send_text("asgi 2")
             assert writer.write_text(("ü" * 40_000).encode())  # a 16-bit length
             assert writer.write_text(b"x" * 70_000)  # a 64-bit length

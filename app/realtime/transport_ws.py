@@ -40,7 +40,7 @@ from starlette.websockets import WebSocket
 from app.error_format import INTERNAL_MESSAGE, format_error, format_trellis_error
 from app.errors import TrellisError, UnauthorizedError
 from app.execution import GraphQLRequest
-from app.http import execute_operation
+from app.operation import execute_operation
 from app.realtime.connection import Connection, auth_request, header_map, origin_refused
 from app.realtime.subscriptions import Subscription
 from app.runtime import Runtime

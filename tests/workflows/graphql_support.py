@@ -50,11 +50,12 @@ def workflow_settings(folder: Path, database_url: str, workflows: Mapping[str, A
 
 
 def _absolute_definitions(workflows: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """Definition paths resolved against the original config's folder (the copy lives elsewhere)."""
+    """Definition and policy paths resolved against the original config's folder (the copy lives elsewhere)."""
     copied = json.loads(json.dumps(workflows))
     for machine in copied.get("state_machines", {}).values():
-        if isinstance(machine, dict) and isinstance(machine.get("definition"), str):
-            machine["definition"] = str((base / machine["definition"]).resolve())
+        for key in ("definition", "policy"):
+            if isinstance(machine, dict) and isinstance(machine.get(key), str):
+                machine[key] = str((base / machine[key]).resolve())
     return copied
 
 

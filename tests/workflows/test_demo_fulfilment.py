@@ -146,6 +146,11 @@ async def watch_until_it_ends(watcher: Any, arn: str) -> dict[str, Any]:
     raise AssertionError("the subscription ended without a final status")
 
 
+async def follow_order_updates(watcher: Any, moves: dict[str, list[str]]) -> None:
+    async for change in watcher.subscribe(gql("subscription { onUpdateOrder { id status } }")):
+        moves.setdefault(change["onUpdateOrder"]["id"], []).append(change["onUpdateOrder"]["status"])
+
+
 async def answer_approvals(staff: Any, customer: Any, decisions: dict[str, bool]) -> None:
     """Staff list the pending approvals and answer each order's; the customer may not answer."""
     pending: dict[str, str] = {}
@@ -176,6 +181,11 @@ async def test_orders_are_reserved_approved_picked_and_shipped_or_cancelled_with
     async with iam_client(base) as office, Client(transport=realtime) as watcher, \
             token_client(base, staff_token) as staff, token_client(base, customer_token) as customer:
         ids = await stock_up(office)
+        # Status changes the workflow makes (trellis:graphql as its role) reach onUpdateOrder subscribers.
+        moves: dict[str, list[str]] = {}
+        before = subscription_count(app)
+        following = asyncio.ensure_future(follow_order_updates(watcher, moves))
+        await wait_for_subscriptions(app, before + 1)
         small = (await run(office, PLACE_ORDER, c=ids["customer"],
                            items=[{"productId": ids["kettle"], "quantity": 2}]))["placeOrder"]
         assert small["order"]["status"] == "PENDING"
@@ -207,7 +217,15 @@ async def test_orders_are_reserved_approved_picked_and_shipped_or_cancelled_with
         approvals = await staff.execute(gql("{ listApprovals { items { orderId status } } }"))
         orders = await office.execute(gql("{ listOrders { items { id status } } }"))
         levels = await stock(office, ids["w"])
+        deadline = time.monotonic() + 10
+        while any(not moves.get(o["id"]) or moves[o["id"]][-1] not in ("SHIPPED", "CANCELLED")
+                  for o in orders["listOrders"]["items"]):
+            assert time.monotonic() < deadline, moves
+            await asyncio.sleep(0.05)
+        following.cancel()
 
+    assert moves == {small["order"]["id"]: ["PICKING", "SHIPPED"], large["order"]["id"]: ["PICKING", "SHIPPED"],
+                     rejected["order"]["id"]: ["CANCELLED"], too_many["order"]["id"]: ["CANCELLED"]}
     assert ended["status"] == "SUCCEEDED", ended
     shipped = json.loads(ended["output"])
     assert shipped["status"] == "SHIPPED" and shipped["orderId"] == small["order"]["id"]
