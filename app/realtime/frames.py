@@ -22,6 +22,10 @@ from typing import Any, Protocol
 FRAMES_EXTENSION = "trellis.websocket.frames"
 
 _TEXT_FIN = 0x81  # FIN set, opcode 1 (text)
+# Headers built without a tuple per frame (``bytes((a, b))`` would give the collector work per subscriber).
+_SHORT_HEADERS = tuple(bytes((_TEXT_FIN, length)) for length in range(126))
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
 
 
 class FrameWriter(Protocol):
@@ -33,10 +37,10 @@ def text_frame(data: bytes) -> bytes:
     """An unmasked, unfragmented text frame carrying ``data``."""
     length = len(data)
     if length < 126:
-        return bytes((_TEXT_FIN, length)) + data
+        return _SHORT_HEADERS[length] + data
     if length < 0x10000:
-        return struct.pack("!BBH", _TEXT_FIN, 126, length) + data
-    return struct.pack("!BBQ", _TEXT_FIN, 127, length) + data
+        return _HEADER_16(_TEXT_FIN, 126, length) + data
+    return _HEADER_64(_TEXT_FIN, 127, length) + data
 
 
 def frame_writer(scope: Mapping[str, Any]) -> FrameWriter | None:
