@@ -1,8 +1,9 @@
 """Run a coroutine's first step now, on the caller's stack; continue it in a task only if it waits.
 
 The send path when the server offers no direct frame writer (``app/realtime/frames.py``: another
-ASGI server) or the writer refuses a frame. Delivering one event to a thousand WebSockets means a thousand sends, and almost every one of them
-completes without waiting (the socket is writable: uvicorn writes the frame and returns). Running
+ASGI server) or the writer refuses a frame. Delivering one event to a thousand WebSockets means a
+thousand sends, and almost every one of them completes without waiting (the socket is writable:
+uvicorn writes the frame and returns). Running
 each through a writer task costs a wake-up and a task switch per subscriber — a fifth of the fan-out
 time. ``start_eagerly`` runs the send directly and falls back to a task only when the send really
 waits (back-pressure). Python 3.12's ``asyncio.eager_task_factory`` does the same for whole loops;
