@@ -318,6 +318,20 @@ async def test_no_event_is_delivered_after_the_token_expires(server):
             assert data["id"] == "key" and data["payload"]["data"]["onCreateNote"]["title"] == "too late"
 
 
+async def test_a_subscription_ends_when_its_token_expires_even_with_no_event(server):
+    auth = AppSyncJWTAuthentication(host=server.host, jwt=server.token(ttl=2))
+    async with raw(server) as ws:
+        await start(ws, "short", "subscription { onNoteForOidc { title } }", auth=auth)
+        await start(ws, "key", "subscription { onCreateNote { title } }")
+        started = time.monotonic()
+        expired = await receive(ws, "error")  # nothing was published: the expiry itself ends it
+        assert expired["id"] == "short" and time.monotonic() - started < 10
+        assert expired["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+        await server.create_note("after")
+        data = await receive(ws, "data")
+        assert data["id"] == "key" and data["payload"]["data"]["onCreateNote"]["title"] == "after"
+
+
 async def test_idle_connections_are_closed(tmp_path):
     with live_server(tmp_path, connection_timeout_ms=300, keepalive_seconds=0.1) as idle_server:
         # No connection_init: a loaded machine may take longer than the 0.3 s limit to send one.

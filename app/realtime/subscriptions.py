@@ -87,6 +87,7 @@ class Subscription:
     unsubscribers: list[Unsubscribe] = field(default_factory=list)
     enhanced_filter: EnhancedFilter | None = None  # set by the field's resolver at start
     unfiltered: bool = False  # no argument set, no row rule, no enhanced filter: every event passes
+    expiry: asyncio.TimerHandle | None = None  # ends the subscription at ``expires_at``
 
 
 def _root_field(document: DocumentNode, operation_name: str | None) -> tuple[OperationDefinitionNode, FieldNode]:
@@ -183,6 +184,10 @@ class SubscriptionEngine:
         await self._run_resolver(subscription)
         subscription.unfiltered = (subscription.access.predicate is None and subscription.enhanced_filter is None
                                    and all(value is None for value in subscription.arguments.values()))
+        if subscription.expires_at is not None:
+            # Ended when its credential expires, whether or not an event comes (each event checks too).
+            delay = max(0.0, subscription.expires_at - self.clock())
+            subscription.expiry = asyncio.get_running_loop().call_later(delay, self._expire, subscription)
         for mutation in subscription.mutations:
             topic = topic_for(mutation)
             members = self._by_topic.setdefault(topic, {})
@@ -221,6 +226,9 @@ class SubscriptionEngine:
             subscription.enhanced_filter = parse_filter(scope.subscription_filter)
 
     def unregister(self, subscription: Subscription) -> None:
+        if subscription.expiry is not None:
+            subscription.expiry.cancel()
+            subscription.expiry = None
         for mutation in subscription.mutations:
             topic = topic_for(mutation)
             members = self._by_topic.get(topic)
@@ -232,6 +240,13 @@ class SubscriptionEngine:
                 handle = self._topic_handles.pop(topic, None)
                 if handle is not None:
                     handle()
+
+    def _expire(self, subscription: Subscription) -> None:
+        """The credential that authorised it has expired: nothing more is delivered."""
+        registered = any(subscription in self._by_topic.get(topic_for(m), ()) for m in subscription.mutations)
+        self.unregister(subscription)
+        if registered and subscription.expire is not None:
+            subscription.expire(subscription)
 
     def count(self) -> int:
         return len({s for members in self._by_topic.values() for s in members})
@@ -282,10 +297,7 @@ class SubscriptionEngine:
         item = event.item
         for subscription in tuple(members):
             if subscription.expires_at is not None and now >= subscription.expires_at:
-                # The credential that authorised it has expired: nothing more is delivered.
-                self.unregister(subscription)
-                if subscription.expire is not None:
-                    subscription.expire(subscription)
+                self._expire(subscription)
                 continue
             if subscription.unfiltered or self._passes(subscription, item):
                 group = groups.get(subscription.group_key)
