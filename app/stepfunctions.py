@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from auth.service_gate import GateRefusal, ServiceGate
 from auth.sigv4 import CredentialLookup
 from workflows.errors import WorkflowApiError
-from workflows.service import StepFunctionsApi, call, resource_of
+from workflows.service import SERVICE_PRINCIPAL, StepFunctionsApi, call, resource_of
 
 log = logging.getLogger("trellis.stepfunctions")
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -33,6 +33,9 @@ def error_response(code: str, message: str, status: int = 400) -> Response:
     return JSONResponse({"__type": code, "message": message}, status_code=status, media_type=CONTENT_TYPE)
 
 
+_PASSES_ROLE = frozenset({"CreateStateMachine", "UpdateStateMachine"})
+
+
 class StatesGate:
     """SigV4 for service ``states`` in the engine's region, then IAM ``states:<Operation>``."""
 
@@ -40,9 +43,14 @@ class StatesGate:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.gate = ServiceGate(lookup, region, SIGNING_SERVICE, clock)
 
-    async def check(self, operation: str, resource: str, request: Request, body: bytes) -> None:
+    async def check(self, operation: str, resource: str, request: Request, body: bytes,
+                    passes_role: str | None = None) -> None:
+        """``passes_role``: the role a CreateStateMachine/UpdateStateMachine gives the machine, which
+        the caller must also be allowed to pass (``iam:PassRole``), as on AWS."""
         try:
-            await self.gate.check(operation, resource, request, body)
+            caller = await self.gate.check(operation, resource, request, body)
+            if passes_role is not None:
+                self.gate.check_pass_role(caller, passes_role, SERVICE_PRINCIPAL)
         except GateRefusal as refusal:
             raise WorkflowApiError(refusal.code, refusal.message, 403 if refusal.signature else 400) from refusal
 
@@ -58,7 +66,9 @@ class StepFunctionsService:
         try:
             members, problem = _members(body)
             # The signature and policy first, so an unauthenticated caller learns nothing else.
-            await self.gate.check(operation, resource_of(self.api, operation, members), request, body)
+            role = members.get("roleArn") if operation in _PASSES_ROLE else None
+            await self.gate.check(operation, resource_of(self.api, operation, members), request, body,
+                                  passes_role=role if isinstance(role, str) else None)
             if problem is not None:
                 raise problem
             answer = await call(self.api, operation, members)

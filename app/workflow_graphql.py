@@ -151,7 +151,7 @@ def workflow_definitions(existing: Sequence[DefinitionNode], directives: str) ->
 
 
 STATES_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    {"Effect": "Allow", "Principal": {"Service": service.SERVICE_PRINCIPAL}, "Action": "sts:AssumeRole"}]}
 
 
 def execution_role_name(machine: str) -> str:

@@ -43,13 +43,13 @@ from resolvers.context import RequestInfo
 from workflows.engine.records import JSON
 from workflows.engine.tasks import TaskRegistry, TaskRequest, string_field
 from workflows.errors import StatesError
+from workflows.service import SERVICE_PRINCIPAL
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
 
 GRAPHQL_ERROR = "Trellis.GraphQLError"
 UNAUTHORIZED = "UnauthorizedException"
-STATES_SERVICE = "states.amazonaws.com"
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
 
 
@@ -98,10 +98,10 @@ class GraphQLTaskRunner:
                                             "role calls it with")
         execution = request.execution
         session_name = _SESSION_NAME_UNSAFE.sub("-", execution.name)[:64]
-        principal = iam.lookup.service_session(execution.role_arn, STATES_SERVICE, session_name)
+        principal = iam.lookup.service_session(execution.role_arn, SERVICE_PRINCIPAL, session_name)
         if principal is None:
             raise StatesError(UNAUTHORIZED, f"The role {execution.role_arn} is not in the IAM directory or does "
-                                            f"not let {STATES_SERVICE} assume it")
+                                            f"not let {SERVICE_PRINCIPAL} assume it")
         return iam.identity_for(principal, None)
 
     @staticmethod

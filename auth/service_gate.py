@@ -5,7 +5,7 @@ SigV4 signature for the API's signing service and region, then IAM policy allowi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ class GateRefusal(Exception):
 @dataclass(frozen=True)
 class Caller:
     credential: Credential
+    context: dict[str, Any] = field(default_factory=dict)  # the request's condition keys
 
     @property
     def principal_id(self) -> str:
@@ -51,16 +52,25 @@ class ServiceGate:
                                     allowed_regions={self.region})
         except SignatureError as exc:
             raise GateRefusal(exc.code, exc.message, signature=True) from exc
-        principal = verified.credential.principal
         context: dict[str, Any] = {"aws:SecureTransport": request.url.scheme == "https"}
         if request.client is not None:
             context["aws:SourceIp"] = request.client.host
-        iam_action = f"{self.service}:{action}"
-        allowed = isinstance(principal, IamPrincipal) and principal.decide(iam_action, resource, context,
-                                                                             self.clock()).allowed
+        caller = Caller(verified.credential, context)
+        self._require(caller, f"{self.service}:{action}", resource, {})
+        return caller
+
+    def check_pass_role(self, caller: Caller, role_arn: str, passed_to: str) -> None:
+        """AWS's guard on handing a role to a service (a state machine's execution role): the caller's
+        policies must allow ``iam:PassRole`` on it, with ``iam:PassedToService`` set to ``passed_to``.
+        Without it, anyone who may create a state machine could act as any role the service may assume."""
+        self._require(caller, "iam:PassRole", role_arn, {"iam:PassedToService": passed_to})
+
+    def _require(self, caller: Caller, iam_action: str, resource: str, extra: dict[str, Any]) -> None:
+        principal = caller.credential.principal
+        allowed = isinstance(principal, IamPrincipal) and principal.decide(
+            iam_action, resource, {**caller.context, **extra}, self.clock()).allowed
         if not allowed:
             arn = getattr(principal, "arn", "unknown")
             raise GateRefusal("AccessDeniedException",
                               f"User: {arn} is not authorized to perform: {iam_action} on resource: {resource} "
                               f"because no identity-based policy allows the {iam_action} action", signature=False)
-        return Caller(verified.credential)

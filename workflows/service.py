@@ -61,6 +61,7 @@ from workflows.service_tags import list_tags_for_resource, tag_map, tag_resource
 from workflows.service_test_state import test_state
 
 MACHINE_TYPES = ("STANDARD", "EXPRESS")
+SERVICE_PRINCIPAL = "states.amazonaws.com"  # who assumes a state machine's execution role
 MAX_DEFINITION_LENGTH = 1048576
 ACTIVITY_POLL_SECONDS = 60.0
 

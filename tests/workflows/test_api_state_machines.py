@@ -250,6 +250,37 @@ def test_a_caller_without_the_states_permission_is_denied(served: Served, reques
     assert _name(request) not in names
 
 
+BUILDER = ("AKIATRELLISBUILDER01", "builder-secret-builder-secret-builder00")
+
+
+def test_giving_a_state_machine_a_role_needs_iam_pass_role_on_it(served: Served, request: pytest.FixtureRequest
+                                                                  ) -> None:
+    service = next(s for s in served.runtime.json_services if s.target_prefix == "AWSStepFunctions")
+    other_role = f"arn:aws:iam::{ACCOUNT}:role/powerful"
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "states:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE,
+         "Condition": {"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}}}]}, name="Builder")
+    builder = IamPrincipal(user_name="builder", user_id="AIDABUILDER", arn=f"arn:aws:iam::{ACCOUNT}:user/builder",
+                           account=ACCOUNT, policies=(policy,))
+    original = service.gate.gate.lookup
+    service.gate.gate.lookup = StaticCredentials({BUILDER[0]: Credential(BUILDER[0], BUILDER[1], None, builder)})
+    try:
+        sfn = served.client(signed_with=BUILDER)
+        with pytest.raises(botocore.exceptions.ClientError) as denied:
+            sfn.create_state_machine(name=_name(request, "-x"), definition=PASS_MACHINE, roleArn=other_role)
+        assert error_code(denied.value) == "AccessDeniedException"
+        assert f"iam:PassRole on resource: {other_role}" in denied.value.response["Error"]["Message"]
+        arn = sfn.create_state_machine(name=_name(request), definition=PASS_MACHINE, roleArn=ROLE)["stateMachineArn"]
+        with pytest.raises(botocore.exceptions.ClientError) as swapped:
+            sfn.update_state_machine(stateMachineArn=arn, roleArn=other_role)
+        assert error_code(swapped.value) == "AccessDeniedException"
+        sfn.update_state_machine(stateMachineArn=arn, definition=PASS_MACHINE)  # no role given: no PassRole needed
+        assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == ROLE
+    finally:
+        service.gate.gate.lookup = original
+
+
 def _signed_post(served: Served, target: str, body: bytes) -> httpx.Response:
     request = AWSRequest(method="POST", url=served.base + "/", data=body, headers={
         "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
