@@ -33,7 +33,7 @@ def error_response(code: str, message: str, status: int = 400) -> Response:
     return JSONResponse({"__type": code, "message": message}, status_code=status, media_type=CONTENT_TYPE)
 
 
-_PASSES_ROLE = frozenset({"CreateStateMachine", "UpdateStateMachine"})
+_PASSES_ROLE = frozenset({"CreateStateMachine", "UpdateStateMachine", "TestState"})  # the calls that take roleArn
 
 
 class StatesGate:
@@ -45,7 +45,7 @@ class StatesGate:
 
     async def check(self, operation: str, resource: str, request: Request, body: bytes,
                     passes_role: str | None = None) -> None:
-        """``passes_role``: the role a CreateStateMachine/UpdateStateMachine gives the machine, which
+        """``passes_role``: the role a CreateStateMachine, UpdateStateMachine or TestState runs with, which
         the caller must also be allowed to pass (``iam:PassRole``), as on AWS."""
         try:
             caller = await self.gate.check(operation, resource, request, body)

@@ -277,6 +277,11 @@ def test_giving_a_state_machine_a_role_needs_iam_pass_role_on_it(served: Served,
         assert error_code(swapped.value) == "AccessDeniedException"
         sfn.update_state_machine(stateMachineArn=arn, definition=PASS_MACHINE)  # no role given: no PassRole needed
         assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == ROLE
+        with pytest.raises(botocore.exceptions.ClientError) as tested:  # TestState runs with the role it names
+            sfn.test_state(definition=json.dumps({"Type": "Pass", "End": True}), roleArn=other_role, input="{}")
+        assert error_code(tested.value) == "AccessDeniedException"
+        assert sfn.test_state(definition=json.dumps({"Type": "Pass", "End": True}), roleArn=ROLE,
+                              input="{}")["status"] == "SUCCEEDED"
     finally:
         service.gate.gate.lookup = original
 
