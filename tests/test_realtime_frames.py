@@ -54,6 +54,7 @@ class Recorder:
             assert writer.write_text(("ü" * 40_000).encode())  # a 16-bit length
             assert writer.write_text(b"x" * 70_000)  # a 64-bit length
             await websocket.send_text("asgi 5")
+            assert writer.write_texts([b"many 6", ("\u00fc" * 200).encode(), b"many 8"])  # one write, three frames
         await websocket.receive_text()  # the client's "bye"
         await websocket.close(1000)
         if writer is not None:
@@ -70,10 +71,10 @@ def recorder() -> Iterator[tuple[Recorder, int]]:
 async def test_direct_frames_reach_a_client_in_order_with_asgi_frames(recorder):
     endpoint, port = recorder
     async with connect(f"ws://127.0.0.1:{port}/ws", compression=None, max_size=None) as ws:
-        received = [await asyncio.wait_for(ws.recv(), 5) for _ in range(5)]
+        received = [await asyncio.wait_for(ws.recv(), 5) for _ in range(8)]
         await ws.send("bye")
         await ws.wait_closed()
-    assert received == ["direct 1", "asgi 2", "ü" * 40_000, "x" * 70_000, "asgi 5"]
+    assert received == ["direct 1", "asgi 2", "ü" * 40_000, "x" * 70_000, "asgi 5", "many 6", "ü" * 200, "many 8"]
     assert endpoint.offered == [True]
     assert ws.close_code == 1000
     await asyncio.sleep(0.1)

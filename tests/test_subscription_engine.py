@@ -140,6 +140,40 @@ async def test_a_large_fan_out_lets_the_loop_run_between_slices_and_keeps_event_
     assert first_event[first_delivery:].count("loop") >= 2
 
 
+async def test_events_queued_together_reach_each_subscriber_in_one_call_in_publish_order(engine_and_client):
+    engine, _client = engine_and_client
+    calls: dict[str, list[list[str]]] = {}
+
+    def record(subscription, payloads: list[bytes]) -> None:
+        names = [next(iter(json.loads(p)["data"].values()))["name"] for p in payloads]
+        calls.setdefault(subscription.id, []).append(names)
+
+    def one(subscription, payload: bytes) -> None:
+        record(subscription, [payload])
+
+    for sid, query, variables, many in [
+        ("all", "subscription { onCreateItem { name } }", None, record),
+        ("red", "subscription($f: ModelSubscriptionItemFilterInput) { onCreateItem(filter: $f) { name } }",
+         {"f": {"colour": {"eq": "red"}}}, record),
+        ("plain", "subscription { onCreateItem { name } }", None, None),  # no deliver_many: one call per event
+        ("updates", "subscription { onUpdateItem { name } }", None, record),
+    ]:
+        subscription = engine.prepare(sid, GraphQLRequest(query, variables), API, one, deliver_many=many)
+        await engine.register(subscription)
+    publisher = ChangePublisher(engine.pubsub)
+    # Published back to back, before the engine's worker runs: they queue up together.
+    await publisher("createItem", "Item", {"id": "1", "name": "a", "colour": "red"})
+    await publisher("createItem", "Item", {"id": "2", "name": "b", "colour": "blue"})
+    await publisher("createItem", "Item", {"id": "3", "name": "c", "colour": "red"})
+    await publisher("updateItem", "Item", {"id": "1", "name": "a2", "colour": "red"})
+    await publisher("createItem", "Item", {"id": "4", "name": "d", "colour": "red"})
+    await settle(engine)
+    assert calls["all"] == [["a", "b", "c"], ["d"]]  # a topic change ends a batch: publish order holds
+    assert calls["red"] == [["a", "c"], ["d"]]  # each event filtered on its own
+    assert calls["plain"] == [["a"], ["b"], ["c"], ["d"]]
+    assert calls["updates"] == [["a2"]]
+
+
 async def test_relations_in_the_selection_are_loaded_per_event(engine_and_client):
     engine, client = engine_and_client
     received = await start(engine, "subscription { onUpdateItem { name parts { items { label } } } }")

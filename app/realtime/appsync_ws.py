@@ -249,7 +249,15 @@ class AppSyncConnection(Connection):
             else:
                 self.send_utf8(frame)
 
-        return self.engine.prepare(sid, request, identity, deliver, self._expired, identity.expires_at)
+        def deliver_many(_subscription: Subscription, payloads: list[bytes]) -> None:
+            frames = [prefix + payload + b"}" for payload in payloads]
+            held = self._unacked.get(sid)
+            if held is not None:
+                held.extend(frames)
+            else:
+                self.send_utf8_many(frames)
+
+        return self.engine.prepare(sid, request, identity, deliver, self._expired, identity.expires_at, deliver_many)
 
     def _expired(self, subscription: Subscription) -> None:
         if self.subscriptions.get(subscription.id) is subscription:

@@ -124,6 +124,14 @@ class Connection:
     def send(self, frame: str) -> None:
         self.send_utf8(frame.encode())
 
+    def send_utf8_many(self, frames: list[bytes]) -> None:
+        """Send text frames in order, with one write when they can go straight to the socket."""
+        if (self._closing is None and not self._queue and self._in_flight is None and self._writer_idle
+                and self._frames is not None and self._frames.write_texts(frames)):
+            return
+        for frame in frames:
+            self.send_utf8(frame)
+
     def send_utf8(self, frame: bytes) -> None:
         """Send one text frame, given as UTF-8."""
         if self._closing is not None:

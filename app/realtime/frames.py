@@ -32,6 +32,9 @@ class FrameWriter(Protocol):
     def write_text(self, data: bytes) -> bool:
         """Write ``data`` (UTF-8) as one text frame now; ``False`` (nothing written) when it cannot."""
 
+    def write_texts(self, frames: list[bytes]) -> bool:
+        """Write each of ``frames`` as a text frame, in order, with one write to the socket."""
+
 
 def text_frame(data: bytes) -> bytes:
     """An unmasked, unfragmented text frame carrying ``data``."""

@@ -187,9 +187,12 @@ class TransportConnection(Connection):
         def deliver(_subscription: Subscription, payload: bytes) -> None:
             self.send_utf8(prefix + payload + b"}")
 
+        def deliver_many(_subscription: Subscription, payloads: list[bytes]) -> None:
+            self.send_utf8_many([prefix + payload + b"}" for payload in payloads])
+
         try:
             subscription = self.engine.prepare(operation_id, request, identity, deliver, self._expired,
-                                               identity.expires_at)
+                                               identity.expires_at, deliver_many)
         except TrellisError as exc:
             self._error(operation_id, [format_trellis_error(exc)])
             return

@@ -21,12 +21,21 @@ class DirectFrameWriter:
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
 
-    def write_text(self, data: bytes) -> bool:
+    def _open(self) -> bool:
         protocol = self._protocol
-        if (protocol.conn.state is not State.OPEN or not protocol.writable.is_set()
-                or protocol.transport.is_closing()):
+        return (protocol.conn.state is State.OPEN and protocol.writable.is_set()
+                and not protocol.transport.is_closing())
+
+    def write_text(self, data: bytes) -> bool:
+        if not self._open():
             return False
-        protocol.transport.write(text_frame(data))
+        self._protocol.transport.write(text_frame(data))
+        return True
+
+    def write_texts(self, frames: list[bytes]) -> bool:
+        if not self._open():
+            return False
+        self._protocol.transport.write(b"".join([text_frame(frame) for frame in frames]))
         return True
 
 
