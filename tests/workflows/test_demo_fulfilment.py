@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import httpx
 import pytest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from gql import Client, gql
 from gql.transport.aiohttp import AIOHTTPTransport
@@ -24,7 +26,7 @@ from gql.transport.exceptions import TransportQueryError
 
 from app.server import create_app
 from auth.userpool.config import default_client_id
-from tests.conftest import DEMO_ADMIN, DEMO_REGION, PG_URL, _reset_postgres
+from tests.conftest import DEMO_ADMIN, DEMO_REGION, PG_URL, _reset_postgres, sigv4_headers
 from tests.workflows.graphql_support import (
     DEMO_CONFIG,
     DEMO_SCHEMA,
@@ -248,6 +250,45 @@ async def test_orders_are_reserved_approved_picked_and_shipped_or_cancelled_with
         rejected["order"]["id"]: "CANCELLED", too_many["order"]["id"]: "CANCELLED"}
     # Shipped lines left the warehouse; cancelled orders gave their reservations back.
     assert levels == {"K-1": (8, 0), "TV-1": (2, 0)}
+
+
+def botocore_graphql(base: str) -> Any:
+    """GraphQL over HTTP, SigV4-signed as the back office's administrator; returns ``data``."""
+    def call(query: str, **variables: Any) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        answer = httpx.post(f"{base}/graphql", content=body,
+                            headers=sigv4_headers(f"{base}/graphql", body, DEMO_ADMIN)).json()
+        assert not answer.get("errors"), answer["errors"]
+        data: dict[str, Any] = answer["data"]
+        return data
+    return call
+
+
+def test_the_order_moves_are_safe_to_repeat_after_a_crash(demo):
+    """A request/response Task in flight at a crash runs again (at-least-once, as on AWS): marking an
+    order SHIPPED twice must not fail (which would cancel a shipped order), and the conditions still
+    refuse a move the order's state does not allow."""
+    base, _app = demo
+    definition = json.loads((Path(__file__).parents[2] / "fulfilment.asl.json").read_text())
+    sfn = botocore.session.get_session().create_client(
+        "stepfunctions", endpoint_url=base, region_name=DEMO_REGION, config=Config(inject_host_prefix=False),
+        aws_access_key_id=DEMO_ADMIN[0], aws_secret_access_key=DEMO_ADMIN[1])
+    role = "arn:aws:iam::123456789012:role/trellis-fulfilment"
+    office = botocore_graphql(base)
+    made = office('mutation { c: createCustomer(input: {email: "r@example.com", name: "R"}) { id } }')
+    order = office('mutation($c: ID!) { createOrder(input: {customerId: $c, status: PICKING, '
+                   'placedAt: "2026-01-01T00:00:00Z"}) { id } }', c=made["c"]["id"])["createOrder"]["id"]
+
+    def run_state(name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = sfn.test_state(definition=json.dumps(definition["States"][name]), roleArn=role,
+                                                input=json.dumps({"orderId": order}))
+        return answer
+
+    assert run_state("MarkShipped")["status"] == "SUCCEEDED"
+    assert run_state("MarkShipped")["status"] == "SUCCEEDED"  # repeated: still fine
+    refused = run_state("StartPicking")  # a shipped order does not go back to PICKING
+    assert refused["status"] == "CAUGHT_ERROR" and "ConditionalCheckFailed" in refused["error"]  # its Catch applies
+    assert office("query($id: ID!) { getOrder(id: $id) { status } }", id=order) == {"getOrder": {"status": "SHIPPED"}}
 
 
 async def test_place_order_refuses_unknown_products_and_other_customers_records(demo):
