@@ -302,10 +302,10 @@ def fixed_rate(workdir: Path, port: int, mode: str, headers: list[dict[str, str]
 
 
 def run(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | None) -> dict[str, Any]:
-    from bench.run import cpu_seconds
+    from bench.run import cpu_seconds, loadavg
 
     started = dt.datetime.now(dt.UTC)
-    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    load_before = loadavg()
     workdir = Path(tempfile.mkdtemp(prefix="trellis-bench-auth-"))
     idp = IdentityProvider()
     process: subprocess.Popen[bytes] | None = None
@@ -372,7 +372,7 @@ def run(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | None
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
         "started": started.isoformat(timespec="seconds"),
         "elapsed_s": round((finished - started).total_seconds(), 1),
-        "loadavg_before": load_before, "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg_before": load_before, "loadavg_after": loadavg(),
         "config": {"runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
                    "connections": args.connections, "latency_duration_s": args.latency_duration,
                    "rate_fraction": args.rate_fraction, "server_cpu": server_cpu, "client_cpu": client_cpu,

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import HOST, REPO, free_port, log, pinned
+from app.realtime.subscriptions import DELIVERY_SLICE
+from bench.run import HOST, REPO, commit, free_port, loadavg, log, pinned
 
 API_KEY = "da2-fanoutfanoutfanoutfanoutf"
 SCHEMA = REPO / "bench" / "fanout" / "schema.graphql"
@@ -245,7 +246,7 @@ def main(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | Non
     results: dict[str, Any] = {"subscribers": count, "duration": duration, "rate": rate, "runs": runs,
                                "command": " ".join(["python -m bench.run", *sys.argv[1:]]), "contenders": {},
                                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                               "commit": _commit(), "loadavg_before": _loadavg()}
+                               "commit": commit(), "loadavg_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="trellis-fanout-") as tmp:
         workdir = Path(tmp)
         plans: list[tuple[str, list[Process], int, int, bool]] = []
@@ -274,7 +275,7 @@ def main(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | Non
             for _name, procs, *_ in plans:
                 for proc in procs:
                     proc.stop()
-    results["loadavg_after"] = _loadavg()
+    results["loadavg_after"] = loadavg()
     out = REPO / "bench" / "results" / "fanout.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
@@ -284,18 +285,6 @@ def main(args: argparse.Namespace, server_cpu: str | None, client_cpu: str | Non
         write_doc(text)
         log("fanout: wrote the subscription fan-out section of docs/benchmarks.md")
     return 0
-
-
-def _loadavg() -> list[str]:
-    return Path("/proc/loadavg").read_text().split()[:3]
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 GOAL_FLOOD = 60_000
@@ -348,7 +337,7 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", "| Goal | Target | Measured (median) | Met |", "|---|---|---|---|", *goals]
     lines += ["", "How Trellis gets ahead of the bare broadcast, which sends every frame through Starlette's "
               "`send_text` before it answers the publish: Trellis writes each frame straight to the socket "
-              "(`app/realtime/frames.py`), yields to the loop every 64 subscribers so the next mutation is "
+              f"(`app/realtime/frames.py`), yields to the loop every {DELIVERY_SLICE} subscribers so the next mutation is "
               "served and committed during a fan-out, and delivers the events that queued meanwhile on one topic "
               "together, one socket write per subscriber (`app/realtime/subscriptions.py`). Both pay the "
               "kernel's cost per write (loopback TCP, the receiver's side included, on the server CPU); that "

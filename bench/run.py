@@ -524,6 +524,17 @@ def _git(*args: str) -> str:
     return out.stdout.strip()
 
 
+def loadavg() -> list[str] | None:
+    """The 1, 5 and 15 minute load averages, as the benchmark reports record them."""
+    path = Path("/proc/loadavg")
+    return path.read_text().split()[:3] if path.exists() else None
+
+
+def commit() -> str:
+    """The Trellis commit being measured (short hash)."""
+    return _git("rev-parse", "--short", "HEAD") or "unknown"
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     try:
@@ -535,7 +546,7 @@ def machine() -> dict[str, Any]:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     return {
-        "loadavg_after": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
+        "loadavg_after": loadavg(),
         "nproc": nproc or str(os.cpu_count()),
         "cpu_model": model,
         "kernel": platform.release(),
@@ -546,7 +557,7 @@ def machine() -> dict[str, Any]:
                                               "h11", "sqlalchemy", "aiosqlite", "py-spy")},
         "uvloop_installed": importlib.util.find_spec("uvloop") is not None,
         "httptools_installed": importlib.util.find_spec("httptools") is not None,
-        "trellis_commit": _git("rev-parse", "--short", "HEAD") or "unknown",
+        "trellis_commit": commit(),
         "trellis_dirty": bool(_git("status", "--porcelain", "--", "app", "resolvers", "datasources", "auth")),
     }
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.run import commit, loadavg
 from bench.workflows.report import TITLES, goals, hotspots, medians, render, write_doc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -403,18 +404,11 @@ def _machine() -> dict[str, Any]:
     if cpuinfo.exists():
         model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                       if line.startswith("model name")), model)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                            check=False).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "workflows", "datasources"], cwd=REPO,
                            capture_output=True, text=True, check=False).stdout.strip()
     return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "trellis_commit": commit or "unknown", "trellis_dirty": bool(dirty), **_node_versions()}
-
-
-def _loadavg() -> list[str] | None:
-    path = Path("/proc/loadavg")
-    return path.read_text().split()[:3] if path.exists() else None
+            "trellis_commit": commit(), "trellis_dirty": bool(dirty), **_node_versions()}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -440,7 +434,7 @@ def main(args: argparse.Namespace) -> int:
     record: dict[str, Any] = {
         "command": "python -m bench.run " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m bench.run",
         "started": started.isoformat(timespec="seconds"), "quick": args.quick, "runs": runs, "cpu": cpu,
-        "machine": {**_machine(), "loadavg_before": _loadavg()}, "node_skipped": skip_node,
+        "machine": {**_machine(), "loadavg_before": loadavg()}, "node_skipped": skip_node,
         "workloads": [{"name": w.name, "title": w.title, "executions": w.count, "warmup": w.warmup,
                        "transitions_per_execution": w.transitions, "definition": str(w.definition.relative_to(REPO))}
                       for w in plan],
@@ -464,7 +458,7 @@ def main(args: argparse.Namespace) -> int:
             record["profile"] = profile(plan, workdir, cpu)
     finished = dt.datetime.now(dt.UTC)
     record["elapsed_s"] = round((finished - started).total_seconds(), 1)
-    record["machine"]["loadavg_after"] = _loadavg()
+    record["machine"]["loadavg_after"] = loadavg()
     record["medians"] = medians(record)
     record["goals"] = goals(record)
     RESULTS.mkdir(exist_ok=True)
