@@ -335,14 +335,15 @@ def render(results: dict[str, Any]) -> str:
                  "group receives the same bytes object (`tests/test_subscription_engine.py`, asserted, not timed) "
                  "| yes |")
     lines += ["", "| Goal | Target | Measured (median) | Met |", "|---|---|---|---|", *goals]
-    lines += ["", "How Trellis gets ahead of the bare broadcast, which sends every frame through Starlette's "
-              "`send_text` before it answers the publish: Trellis writes each frame straight to the socket "
-              f"(`app/realtime/frames.py`), yields to the loop every {DELIVERY_SLICE} subscribers so the next mutation is "
-              "served and committed during a fan-out, and delivers the events that queued meanwhile on one topic "
-              "together, one socket write per subscriber (`app/realtime/subscriptions.py`). Both pay the "
-              "kernel's cost per write (loopback TCP, the receiver's side included, on the server CPU); that "
-              "cost is most of what a delivery costs here, and it varies with the machine's load from run to "
-              "run, hence the interleaved runs and the per-run column."]
+    lines += ["", (
+        "How Trellis gets ahead of the bare broadcast, which sends every frame through Starlette's `send_text` "
+        "before it answers the publish: Trellis writes each frame straight to the socket "
+        f"(`app/realtime/frames.py`), yields to the loop every {DELIVERY_SLICE} subscribers so the next mutation "
+        "is served and committed during a fan-out, and delivers the events that queued meanwhile on one topic "
+        "together, one socket write per subscriber (`app/realtime/subscriptions.py`). Both pay the kernel's cost "
+        "per write (loopback TCP, the receiver's side included, on the server CPU); that cost is most of what a "
+        "delivery costs here, and it varies with the machine's load from run to run, hence the interleaved runs "
+        "and the per-run column.")]
     return "\n".join(lines) + "\n"
 
 
