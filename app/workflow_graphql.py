@@ -48,8 +48,7 @@ from app.workflow_graphql_resolvers import (
 from auth.base import Authenticator
 from auth.iam import PolicyError, parse_policy
 from auth.iam.directory import Role
-from auth.iam_authorizer import IamAuthorizer
-from auth.iam_credentials import DirectoryCredentials
+from auth.iam_setup import directory_credentials
 from auth.modes import AuthMode
 from workflows import service
 from workflows.engine.engine import WorkflowEngine
@@ -236,11 +235,11 @@ def declare_execution_roles(authenticator: Authenticator, machines: Sequence[Dec
     roles = {role.name: role for machine in machines if (role := machine.declared_role()) is not None}
     if not roles:
         return
-    iam = next((a for a in authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
-    if iam is None or not isinstance(iam.lookup, DirectoryCredentials):
+    found = directory_credentials(authenticator)
+    if found is None:
         raise ConfigError([Problem("[workflows.state_machines]: a policy defines an execution role, which needs "
                                    "AWS_IAM among the [auth] modes", file=where)])
-    iam.lookup.declare_roles(roles)
+    found[1].declare_roles(roles)
 
 
 async def install_machines(engine: WorkflowEngine, machines: Sequence[DeclaredMachine]) -> list[str]:

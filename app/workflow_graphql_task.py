@@ -36,8 +36,7 @@ from graphql import OperationType
 from app.error_format import format_error
 from app.execution import GraphQLRequest
 from app.operation import execute_operation
-from auth.iam_authorizer import IamAuthorizer
-from auth.iam_credentials import DirectoryCredentials
+from auth.iam_setup import directory_credentials
 from auth.modes import Identity
 from resolvers.context import RequestInfo
 from workflows.engine.records import JSON
@@ -92,13 +91,14 @@ class GraphQLTaskRunner:
         return body
 
     def _identity(self, request: TaskRequest) -> Identity:
-        iam = next((a for a in self._runtime.authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
-        if iam is None or not isinstance(iam.lookup, DirectoryCredentials):
+        found = directory_credentials(self._runtime.authenticator)
+        if found is None:
             raise StatesError(UNAUTHORIZED, "The GraphQL API does not accept AWS_IAM, the mode a workflow's "
                                             "role calls it with")
         execution = request.execution
         session_name = _SESSION_NAME_UNSAFE.sub("-", execution.name)[:64]
-        principal = iam.lookup.service_session(execution.role_arn, SERVICE_PRINCIPAL, session_name)
+        iam, credentials = found
+        principal = credentials.service_session(execution.role_arn, SERVICE_PRINCIPAL, session_name)
         if principal is None:
             raise StatesError(UNAUTHORIZED, f"The role {execution.role_arn} is not in the IAM directory or does "
                                             f"not let {SERVICE_PRINCIPAL} assume it")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from auth.base import AuthRequest
+from auth.base import Authenticator, AuthRequest
 from auth.iam import AuthorizationRequest, Decision, Policy, Principal, evaluate, parse_policy
 from auth.iam.denial import encode_denial
 from auth.modes import AuthMode, Identity
@@ -164,3 +164,8 @@ class IamAuthorizer:
         cache_key = None if principal.has_conditions else principal.cache_key
         return Identity(AuthMode.AWS_IAM, appsync, frozenset(), field_policy=allowed, policy_cache_key=cache_key,
                         explain_denial=explain)
+
+
+def iam_authorizer(authenticator: Authenticator) -> IamAuthorizer | None:
+    """The API's AWS_IAM mode, when it has one."""
+    return next((a for a in authenticator.authorizers if isinstance(a, IamAuthorizer)), None)

@@ -16,7 +16,7 @@ from typing import Any
 from app.errors import ConfigError, Problem
 from auth.base import Authenticator
 from auth.iam.directory import DirectoryError, DirectoryFile, DirectoryStore
-from auth.iam_authorizer import IamAuthorizer
+from auth.iam_authorizer import IamAuthorizer, iam_authorizer
 from auth.iam_credentials import DirectoryCredentials, SessionTokens
 from auth.jwt_authorizer import JwtAuthorizer
 from auth.secretbox import SecretBox, load_box
@@ -46,7 +46,7 @@ def attach_iam(authenticator: Authenticator, auth: Mapping[str, Any], *, data_di
 
     A directory file that does not load (malformed, or sealed under another key) is a ``ConfigError``.
     """
-    iam = next((a for a in authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
+    iam = iam_authorizer(authenticator)
     if iam is None:
         return None
     box = iam_box(data_dir, secret)
@@ -61,3 +61,11 @@ def attach_iam(authenticator: Authenticator, auth: Mapping[str, Any], *, data_di
     iam.denials = box
     verifiers = [(a.issuer, a.verifier) for a in authenticator.authorizers if isinstance(a, JwtAuthorizer)]
     return StsService(credentials, box, iam.region, verifiers)
+
+
+def directory_credentials(authenticator: Authenticator) -> tuple[IamAuthorizer, DirectoryCredentials] | None:
+    """The AWS_IAM mode and the IAM directory behind it, once ``attach_iam`` has joined them."""
+    iam = iam_authorizer(authenticator)
+    if iam is None or not isinstance(iam.lookup, DirectoryCredentials):
+        return None
+    return iam, iam.lookup

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from auth.base import Authenticator
-from auth.iam_authorizer import IamAuthorizer, StaticCredentials, administrator
+from auth.iam_authorizer import StaticCredentials, administrator, iam_authorizer
 from auth.sigv4 import Credential, CredentialLookup
 
 
@@ -17,7 +17,7 @@ class ServiceCredentials:
         self._fallback = fallback
 
     def _current(self) -> Any:
-        iam = next((a for a in self._authenticator.authorizers if isinstance(a, IamAuthorizer)), None)
+        iam = iam_authorizer(self._authenticator)
         return iam.lookup if iam is not None else self._fallback
 
     async def find(self, access_key_id: str) -> Credential | None:

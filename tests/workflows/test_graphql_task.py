@@ -16,7 +16,8 @@ from app.execution import GraphQLRequest
 from app.server import create_app
 from auth.iam.directory import Directory, Role
 from auth.iam.trust import Caller
-from auth.iam_authorizer import IamAuthorizer
+from auth.iam_credentials import DirectoryCredentials
+from auth.iam_setup import directory_credentials
 from auth.modes import AuthMode, Identity
 from tests.conftest import DEMO_ADMIN, Client
 from tests.workflows.engine_support import finished
@@ -103,8 +104,7 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
         schema=files / "schema.graphql", config=files / "trellis.toml", admin_access_key=DEMO_ADMIN)
     app = create_app(settings)
     client = await in_process_client(app)
-    iam = next(a for a in client.runtime.authenticator.authorizers if isinstance(a, IamAuthorizer))
-    store = iam.lookup.store
+    store = directory(client).store
     store.file.save(Directory(roles={
         "trellis-deleter": Role("trellis-deleter", "AROADELETER", trust("states.amazonaws.com"), inline={"w": writer}),
         "trellis-caught": Role("trellis-caught", "AROACAUGHT", trust("states.amazonaws.com"), inline={"w": writer}),
@@ -119,6 +119,12 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
     finally:
         await client.http.aclose()
         await app.state.runtime.close()
+
+
+def directory(client: Client) -> DirectoryCredentials:
+    found = directory_credentials(client.runtime.authenticator)
+    assert found is not None
+    return found[1]
 
 
 async def run(client: Client, machine: str, value: Any) -> Any:
@@ -161,7 +167,7 @@ async def test_a_role_that_does_not_trust_step_functions_or_is_missing_is_refuse
     execution = await run(client, "untrusted", {})
     assert (execution.status, execution.error) == ("FAILED", "UnauthorizedException")
     assert "does not let states.amazonaws.com assume it" in execution.cause
-    store = next(a for a in client.runtime.authenticator.authorizers if isinstance(a, IamAuthorizer)).lookup.store
+    store = directory(client).store
     store.file.save(Directory())
     store.load_now()
     execution = await run(client, "deleter", {"id": "any"})
@@ -183,12 +189,12 @@ async def test_a_bad_document_is_a_catchable_error_and_bad_parameters_a_runtime_
 
 
 async def test_a_declared_role_stands_beside_the_directory_and_only_step_functions_assumes_it(client):
-    store = next(a for a in client.runtime.authenticator.authorizers if isinstance(a, IamAuthorizer)).lookup.store
+    store = directory(client).store
     store.file.save(Directory())  # an empty directory file: "notes" still runs with its declared role
     store.load_now()
     execution = await run(client, "notes", {"title": "declared"})
     assert execution.status == "SUCCEEDED", execution.cause
-    credentials = next(a for a in client.runtime.authenticator.authorizers if isinstance(a, IamAuthorizer)).lookup
+    credentials = directory(client)
     role = credentials.role_for_arn(f"arn:aws:iam::{ACCOUNT}:role/trellis-notes")
     assert role is not None
     admin = Caller("AWS", frozenset({f"arn:aws:iam::{ACCOUNT}:user/trellis-admin"}), ACCOUNT)
