@@ -124,10 +124,14 @@ class Connection:
     def send(self, frame: str) -> None:
         self.send_utf8(frame.encode())
 
+    def _nothing_ahead(self) -> bool:
+        """No frame is queued or being sent: a new one may go out on this stack."""
+        return not self._queue and self._in_flight is None and self._writer_idle
+
     def send_utf8_many(self, frames: list[bytes]) -> None:
         """Send text frames in order, with one write when they can go straight to the socket."""
-        if (self._closing is None and not self._queue and self._in_flight is None and self._writer_idle
-                and self._frames is not None and self._frames.write_texts(frames)):
+        if (self._closing is None and self._frames is not None and self._nothing_ahead()
+                and self._frames.write_texts(frames)):
             return
         for frame in frames:
             self.send_utf8(frame)
@@ -145,7 +149,7 @@ class Connection:
                 if stuck is not None:
                     stuck.cancel()
             return
-        if not self._queue and self._in_flight is None and self._writer_idle:
+        if self._nothing_ahead():
             # Nothing ahead of this frame: write it now, or send it through ASGI on this stack (see
             # app/realtime/eager.py) when the direct writer is missing or refuses.
             if self._frames is not None and self._frames.write_text(frame):
