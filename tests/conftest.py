@@ -31,11 +31,11 @@ PG_DATABASE = f"trellis_test_{os.getpid()}"
 PG_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 
 
-def missing_service(what: str) -> None:
-    """Skip on a developer machine without the service; fail under CI, where it must exist."""
+def missing_service(what: str, problem: str = "is not reachable") -> None:
+    """Skip on a developer machine without the service (or file, or tool); fail under CI, where it must exist."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required under CI=true but is not reachable")
-    pytest.skip(f"{what} is not reachable")
+        pytest.fail(f"{what} {problem}: required under CI=true")
+    pytest.skip(f"{what} {problem}")
 
 
 async def redis_available() -> bool:

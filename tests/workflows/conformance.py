@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.conftest import missing_service
 
 
 def _cases_path() -> Path:
@@ -43,9 +43,7 @@ def recorded_cases() -> list[dict[str, Any]]:
     """The recorded cases; without the file a test skips — but under ``CI=true`` it fails, so the
     suite never passes without AWS's recordings."""
     if not CASES_PATH.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CASES_PATH} is missing; CI must run the AWS conformance cases")
-        pytest.skip(f"{CASES_PATH} is not on this machine")
+        missing_service(f"AWS's conformance recordings ({CASES_PATH})", "are missing")
     return load_cases()
 
 

@@ -3,7 +3,6 @@ every workload on every contender and checks every execution. How fast anything 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from bench import run as bench_run
 from bench import workflows_run
 from bench.workflows import report as workflows_report
+from tests.conftest import missing_service
 
 
 def _results_by_workload(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -49,9 +49,7 @@ async def test_the_quick_express_run_measures_and_checks_every_workload(tmp_path
 def test_the_node_baseline_runs_the_same_definitions(tmp_path: Path) -> None:
     problem = workflows_run.node_problem()
     if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the aws-local-stepfunctions baseline cannot run in CI: {problem}")
-        pytest.skip(problem)
+        missing_service("the aws-local-stepfunctions baseline", f"cannot run: {problem}")
     plan = workflows_run.workloads(quick=True)
     results = _results_by_workload(workflows_run.measure_node(plan, tmp_path, cpu=None))
     for workload in plan:
