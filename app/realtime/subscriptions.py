@@ -90,7 +90,6 @@ class Subscription:
     expire: Expire | None = None
     expires_at: float | None = None  # epoch seconds: the credential's own expiry
     headers: Mapping[str, str] = field(default_factory=dict)
-    unsubscribers: list[Unsubscribe] = field(default_factory=list)
     enhanced_filter: EnhancedFilter | None = None  # set by the field's resolver at start
     unfiltered: bool = False  # no argument set, no row rule, no enhanced filter: every event passes
     expiry: asyncio.TimerHandle | None = None  # ends the subscription at ``expires_at``
