@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.realtime.uvicorn_protocol import TrellisWebSocketProtocol
+
 
 def uvicorn_options() -> dict[str, Any]:
-    from app.realtime.uvicorn_protocol import TrellisWebSocketProtocol
-
     return {
         "ws": TrellisWebSocketProtocol,
         # No permessage-deflate: a subscription event is serialised once for many subscribers, and
